@@ -1,0 +1,1 @@
+"""vnnc backends: the C printer, build and runner."""

@@ -1,0 +1,394 @@
+"""The C printer: func/scf/memref/arith/math (the output of lower-to-loops) to C11.
+
+Syntax-directed and small on purpose (it is trusted, see TRUST.md): one case per op,
+every SSA value a C local, every memref a flat pointer indexed row-major. Floats are
+printed as C hex literals (exact). Semantics kept explicit: `arith.maximumf` propagates
+NaN (C's fmaxf does not), unordered float comparisons are negated ordered ones.
+Backends differ by the `CTarget` tables; CUDA subclasses them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import struct
+from collections.abc import Iterable
+
+from xdsl.dialects import arith, func, memref, scf
+from xdsl.dialects import math as xmath
+from xdsl.dialects.builtin import (
+    DenseIntOrFPElementsAttr,
+    FloatAttr,
+    IndexType,
+    IntegerAttr,
+    IntegerType,
+    MemRefType,
+    ModuleOp,
+    StringAttr,
+    UnitAttr,
+)
+from xdsl.ir import Operation, SSAValue
+
+ENTRY = "main"
+
+
+class CPrintError(Exception):
+    pass
+
+
+def c_ident(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+def hex_float(value: float) -> str:
+    """An exact C literal of the float32 `value`."""
+    (v,) = struct.unpack("<f", struct.pack("<f", value))
+    if math.isnan(v):
+        return "(0.0f/0.0f)"
+    if math.isinf(v):
+        return "(1.0f/0.0f)" if v > 0 else "(-1.0f/0.0f)"
+    return f"{v.hex()}f"
+
+
+class CTarget:
+    """String tables for plain C; other targets override them."""
+
+    kernel_prefix = "static void"
+    restrict = "restrict"
+    binary = {
+        arith.AddfOp: "+", arith.SubfOp: "-", arith.MulfOp: "*", arith.DivfOp: "/",
+        arith.AddiOp: "+", arith.SubiOp: "-", arith.MuliOp: "*",
+        arith.DivSIOp: "/", arith.RemSIOp: "%", arith.AndIOp: "&", arith.OrIOp: "|",
+    }
+    unary_call = {
+        xmath.ExpOp: "expf", xmath.LogOp: "logf", xmath.SqrtOp: "sqrtf",
+        xmath.TanhOp: "tanhf", xmath.ErfOp: "erff", xmath.AbsFOp: "fabsf",
+        arith.MaximumfOp: "vnnc_maximumf", arith.MinimumfOp: "vnnc_minimumf",
+    }
+    cmpf = {
+        "oeq": "{a} == {b}", "ogt": "{a} > {b}", "oge": "{a} >= {b}", "olt": "{a} < {b}",
+        "ole": "{a} <= {b}", "one": "({a} < {b} || {a} > {b})", "ord": "({a} == {a} && {b} == {b})",
+        "ueq": "!({a} < {b} || {a} > {b})", "ugt": "!({a} <= {b})", "uge": "!({a} < {b})",
+        "ult": "!({a} >= {b})", "ule": "!({a} > {b})", "une": "{a} != {b}",
+        "uno": "({a} != {a} || {b} != {b})", "false": "0", "true": "1",
+    }
+    cmpi = {"eq": "==", "ne": "!=", "slt": "<", "sle": "<=", "sgt": ">", "sge": ">="}
+    prelude = """#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stddef.h>
+
+/* arith.maximumf / minimumf: NaN-propagating, and -0 < +0 */
+static inline float vnnc_maximumf(float a, float b) {
+  if (a != a || b != b) return a + b;
+  if (a == b) return signbit(a) ? b : a;
+  return a > b ? a : b;
+}
+static inline float vnnc_minimumf(float a, float b) {
+  if (a != a || b != b) return a + b;
+  if (a == b) return signbit(a) ? a : b;
+  return a < b ? a : b;
+}
+static void* vnnc_alloc(size_t bytes) {
+  return aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
+}
+"""
+
+
+def _elem(t) -> str:
+    if isinstance(t, IntegerType):
+        return "int64_t" if t.width.data == 64 else ("_Bool" if t.width.data == 1 else f"int{t.width.data}_t")
+    if isinstance(t, IndexType):
+        return "ptrdiff_t"
+    s = str(t)
+    if s == "f32":
+        return "float"
+    if s == "f64":
+        return "double"
+    raise CPrintError(f"emit-c: unsupported element type {t}")
+
+
+class CPrinter:
+    def __init__(self, module: ModuleOp, target: CTarget | None = None):
+        self.module = module
+        self.t = target or CTarget()
+        self.lines: list[str] = []
+        self.names: dict[SSAValue, str] = {}
+        self.globals: dict[str, str] = {}
+        self.params: list[tuple[str, str, MemRefType]] = []  # (param name, C name, type)
+        self.depth = 0
+
+    # ------------------------------------------------------------ helpers
+
+    def emit(self, line: str) -> None:
+        self.lines.append("  " * self.depth + line)
+
+    def name(self, v: SSAValue) -> str:
+        if v not in self.names:
+            self.names[v] = f"v{len(self.names)}"
+        return self.names[v]
+
+    def ctype(self, t) -> str:
+        if isinstance(t, MemRefType):
+            return f"{_elem(t.element_type)}*"
+        return _elem(t)
+
+    def decl(self, v: SSAValue, expr: str) -> None:
+        self.emit(f"const {self.ctype(v.type)} {self.name(v)} = {expr};")
+
+    def flat_index(self, ref: SSAValue, indices: Iterable[SSAValue]) -> str:
+        shape = ref.type.get_shape()
+        idx = [self.name(i) for i in indices]
+        if not idx:
+            return "0"
+        expr, stride = "", 1
+        terms = []
+        for d in range(len(shape) - 1, -1, -1):
+            terms.append(idx[d] if stride == 1 else f"{idx[d]}*{stride}")
+            stride *= shape[d]
+        return " + ".join(reversed(terms)) or expr
+
+    # ------------------------------------------------------------ module
+
+    def print_module(self) -> str:
+        self.lines = [self.t.prelude]
+        funcs = []
+        for op in self.module.ops:
+            if isinstance(op, memref.GlobalOp):
+                self.print_global(op)
+            elif isinstance(op, func.FuncOp):
+                funcs.append(op)
+            else:
+                raise CPrintError(f"emit-c: unexpected top-level op {op.name}")
+        for fn in funcs:
+            if fn.sym_name.data != ENTRY:
+                self.emit(f"{self.t.kernel_prefix} k_{c_ident(fn.sym_name.data)}({self.signature(fn)});")
+        for fn in funcs:
+            self.print_func(fn)
+        return "\n".join(self.lines) + "\n"
+
+    def print_global(self, op: memref.GlobalOp) -> None:
+        sym = op.sym_name.data
+        cname = f"g_{c_ident(sym)}"
+        self.globals[sym] = cname
+        t = op.type
+        elem = _elem(t.element_type)
+        if isinstance(op.initial_value, UnitAttr):
+            self.params.append((sym, cname, t))
+            self.emit(f"static const {elem}* {cname};  /* parameter {sym!r}, {t} */")
+            return
+        init = op.initial_value
+        if not isinstance(init, DenseIntOrFPElementsAttr):
+            raise CPrintError(f"emit-c: memref.global @{sym} has no dense initial value")
+        n = math.prod(t.get_shape())
+        values = list(init.get_values())
+        if len(values) == 1 and n > 1:
+            values = values * n
+        if len(values) != n:
+            raise CPrintError(f"emit-c: memref.global @{sym}: {len(values)} values for {n} elements")
+        body = ", ".join(hex_float(v) if elem == "float" else str(int(v)) for v in values)
+        self.emit(f"static const {elem} {cname}[{max(n, 1)}] __attribute__((aligned(64))) = {{{body}}};")
+
+    def signature(self, fn: func.FuncOp) -> str:
+        args = []
+        for i, t in enumerate(fn.function_type.inputs.data):
+            args.append(f"{self.ctype(t)} {self.t.restrict} a{i}" if isinstance(t, MemRefType)
+                        else f"{self.ctype(t)} a{i}")
+        return ", ".join(args) or "void"
+
+    def print_func(self, fn: func.FuncOp) -> None:
+        self.names = {}
+        is_entry = fn.sym_name.data == ENTRY
+        for i, arg in enumerate(fn.body.block.args):
+            self.names[arg] = f"a{i}"
+        head = "int vnnc_model_main" if is_entry else f"{self.t.kernel_prefix} k_{c_ident(fn.sym_name.data)}"
+        self.emit(f"{head}({self.signature(fn)}) {{")
+        self.depth += 1
+        self.is_entry = is_entry
+        for op in fn.body.block.ops:
+            self.print_op(op)
+        self.depth -= 1
+        self.emit("}")
+        self.emit("")
+
+    # ------------------------------------------------------------ ops
+
+    def print_op(self, op: Operation) -> None:
+        t = self.t
+        kind = type(op)
+        if kind in t.binary:
+            a, b = (self.name(v) for v in op.operands)
+            self.decl(op.results[0], f"{a} {t.binary[kind]} {b}")
+        elif kind in t.unary_call:
+            self.decl(op.results[0], f"{t.unary_call[kind]}({', '.join(self.name(v) for v in op.operands)})")
+        elif isinstance(op, arith.NegfOp):
+            self.decl(op.result, f"-{self.name(op.operand)}")
+        elif isinstance(op, arith.ConstantOp):
+            self.decl(op.result, self.constant(op))
+        elif isinstance(op, arith.CmpfOp):
+            pred = arith.CMPF_COMPARISON_OPERATIONS[op.predicate.value.data]
+            self.decl(op.result, t.cmpf[pred].format(a=self.name(op.lhs), b=self.name(op.rhs)))
+        elif isinstance(op, arith.CmpiOp):
+            pred = arith.CMPI_COMPARISON_OPERATIONS[op.predicate.value.data]
+            if pred not in t.cmpi:
+                raise CPrintError(f"emit-c: arith.cmpi {pred} is not supported")
+            self.decl(op.result, f"{self.name(op.lhs)} {t.cmpi[pred]} {self.name(op.rhs)}")
+        elif isinstance(op, arith.SelectOp):
+            c, a, b = (self.name(v) for v in op.operands)
+            self.decl(op.result, f"{c} ? {a} : {b}")
+        elif isinstance(op, (arith.SIToFPOp, arith.IndexCastOp)):
+            self.decl(op.results[0], f"({self.ctype(op.results[0].type)}){self.name(op.operands[0])}")
+        elif isinstance(op, memref.LoadOp):
+            self.decl(op.res, f"{self.name(op.memref)}[{self.flat_index(op.memref, op.indices)}]")
+        elif isinstance(op, memref.StoreOp):
+            self.emit(f"{self.name(op.memref)}[{self.flat_index(op.memref, op.indices)}] = {self.name(op.value)};")
+        elif isinstance(op, scf.ForOp):
+            self.print_for(op)
+        elif isinstance(op, scf.IfOp):
+            self.print_if(op)
+        elif isinstance(op, scf.YieldOp):
+            pass  # handled by the enclosing for / if
+        elif isinstance(op, memref.AllocOp):
+            t_ = op.memref.type
+            n = math.prod(t_.get_shape())
+            elem = _elem(t_.element_type)
+            self.emit(f"{elem}* {self.name(op.memref)} = ({elem}*)vnnc_alloc({max(n, 1)} * sizeof({elem}));")
+            self.emit(f"if (!{self.name(op.memref)}) return 1;")
+        elif isinstance(op, memref.DeallocOp):
+            self.emit(f"free({self.name(op.memref)});")
+        elif isinstance(op, memref.GetGlobalOp):
+            sym = op.name_.root_reference.data
+            elem = _elem(op.memref.type.element_type)
+            self.emit(f"{elem}* {self.name(op.memref)} = ({elem}*){self.globals[sym]};")
+        elif isinstance(op, (memref.CollapseShapeOp, memref.ExpandShapeOp)):
+            elem = _elem(op.result.type.element_type)
+            self.emit(f"{elem}* {self.name(op.result)} = {self.name(op.src)};")
+        elif isinstance(op, memref.CopyOp):
+            n = math.prod(op.source.type.get_shape())
+            elem = _elem(op.source.type.element_type)
+            self.emit(f"memmove({self.name(op.destination)}, {self.name(op.source)}, {max(n, 1)} * sizeof({elem}));")
+        elif isinstance(op, func.CallOp):
+            args = ", ".join(self.name(v) for v in op.arguments)
+            self.emit(f"k_{c_ident(op.callee.root_reference.data)}({args});")
+        elif isinstance(op, func.ReturnOp):
+            self.emit("return 0;" if self.is_entry else "return;")
+        else:
+            raise CPrintError(f"emit-c: unsupported op {op.name}")
+
+    def constant(self, op: arith.ConstantOp) -> str:
+        v = op.value
+        if isinstance(v, FloatAttr):
+            if str(v.type) != "f32":
+                raise CPrintError(f"emit-c: float constant of type {v.type}")
+            return hex_float(v.value.data)
+        if isinstance(v, IntegerAttr):
+            if isinstance(v.type, IntegerType) and v.type.width.data == 1:
+                return "1" if v.value.data else "0"
+            return str(v.value.data)
+        raise CPrintError(f"emit-c: unsupported constant {v}")
+
+    def print_for(self, op: scf.ForOp) -> None:
+        body = op.body.block
+        iv, *carried = body.args
+        for res, init in zip(op.results, op.iter_args):
+            self.emit(f"{self.ctype(res.type)} {self.name(res)} = {self.name(init)};")
+        i = self.name(iv)
+        self.emit(f"for (ptrdiff_t {i} = {self.name(op.lb)}; {i} < {self.name(op.ub)}; {i} += {self.name(op.step)}) {{")
+        self.depth += 1
+        for arg, res in zip(carried, op.results):
+            self.decl(arg, self.name(res))
+        for inner in body.ops:
+            self.print_op(inner)
+        yld = body.last_op
+        for res, val in zip(op.results, yld.operands):
+            self.emit(f"{self.name(res)} = {self.name(val)};")
+        self.depth -= 1
+        self.emit("}")
+
+    def print_if(self, op: scf.IfOp) -> None:
+        for res in op.results:
+            self.emit(f"{self.ctype(res.type)} {self.name(res)};")
+        self.emit(f"if ({self.name(op.cond)}) {{")
+        for k, region in enumerate((op.true_region, op.false_region)):
+            if k == 1:
+                if not region.blocks:
+                    break
+                self.emit("} else {")
+            self.depth += 1
+            block = region.block
+            for inner in block.ops:
+                self.print_op(inner)
+            for res, val in zip(op.results, block.last_op.operands):
+                self.emit(f"{self.name(res)} = {self.name(val)};")
+            self.depth -= 1
+        self.emit("}")
+
+
+def emit_c(module: ModuleOp, target: CTarget | None = None) -> tuple[str, list[tuple[str, str, MemRefType]]]:
+    """C source for a loop-level module and its parameter table [(name, C global, type)]."""
+    p = CPrinter(module, target)
+    src = p.print_module()
+    return src, p.params
+
+
+def abi_source(module: ModuleOp, params: list[tuple[str, str, MemRefType]]) -> tuple[str, str]:
+    """The stable ABI wrappers (appended to model.c) and model.h, documenting them."""
+    main = next(op for op in module.ops if isinstance(op, func.FuncOp) and op.sym_name.data == ENTRY)
+    types = main.function_type.inputs.data
+    names = []
+    if main.arg_attrs is not None:
+        for entry in main.arg_attrs.data:
+            n = entry.data.get("vnnc.name")
+            names.append(n.data if isinstance(n, StringAttr) else "")
+    n_params = len(params)
+    lines = [
+        "",
+        "/* ---- ABI (see model.h) ---- */",
+        f"static const char* const vnnc_param_names[{max(n_params, 1)}] = {{"
+        + ", ".join(f'"{p[0]}"' for p in params) + ("" if params else "0") + "};",
+        f"static const long vnnc_param_sizes[{max(n_params, 1)}] = {{"
+        + ", ".join(str(math.prod(p[2].get_shape())) for p in params) + ("" if params else "0") + "};",
+        f"int vnnc_model_num_params(void) {{ return {n_params}; }}",
+        "const char* vnnc_model_param_name(int i) { return (i >= 0 && i < vnnc_model_num_params()) ? vnnc_param_names[i] : 0; }",
+        "long vnnc_model_param_size(int i) { return (i >= 0 && i < vnnc_model_num_params()) ? vnnc_param_sizes[i] : -1; }",
+        "int vnnc_model_bind_params(const void* const* params) {",
+        *[f"  {c} = (const float*)params[{i}];" for i, (_, c, _) in enumerate(params)],
+        "  return 0;",
+        "}",
+        "int vnnc_model_run(const void* const* args) {",
+        "  return vnnc_model_main(" + ", ".join(
+            f"({_elem(t.element_type)}*)args[{i}]" for i, t in enumerate(types)) + ");",
+        "}",
+    ]
+    arg_doc = "\n".join(
+        f" *   args[{i}]: {names[i] if i < len(names) else ''} {t}" for i, t in enumerate(types)
+    )
+    header = f"""/* model.h: the C ABI of a vnnc-compiled model.
+ *
+ * Buffers are dense, row-major, native-endian; float32 unless noted.
+ * 1. Bind parameters once: vnnc_model_bind_params(ptrs) with ptrs[i] pointing at
+ *    parameter i (name: vnnc_model_param_name(i), vnnc_model_param_size(i) float32
+ *    elements, as stored in params.safetensors). The pointers must stay valid.
+ * 2. Run: vnnc_model_run(args) with one pointer per model input, then one per output:
+{arg_doc}
+ *    Outputs must not overlap inputs. Returns 0 on success, 1 if memory ran out.
+ * Not thread-safe across different parameter bindings; runs are re-entrant otherwise.
+ */
+#ifndef VNNC_MODEL_H
+#define VNNC_MODEL_H
+#ifdef __cplusplus
+extern "C" {{
+#endif
+#define VNNC_MODEL_NUM_ARGS {len(types)}
+int vnnc_model_num_params(void);
+const char* vnnc_model_param_name(int i);
+long vnnc_model_param_size(int i);
+int vnnc_model_bind_params(const void* const* params);
+int vnnc_model_run(const void* const* args);
+#ifdef __cplusplus
+}}
+#endif
+#endif
+"""
+    return "\n".join(lines) + "\n", header

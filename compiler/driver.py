@@ -1,0 +1,285 @@
+"""The compile driver: front end, the named pipeline's passes, C emission, build, bundle.
+
+The stages are a straight list: stage 00 is the front end's spec module, stage NN the
+output of pass NN, and the C printer reads the final stage back from the exact text
+written to the bundle (what is built is what was written, and later, checked).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from io import StringIO
+from pathlib import Path
+
+import numpy as np
+from vnnc import __version__, safetensors
+from vnnc.errors import VnncError
+
+PIPELINES: dict[str, list[str]] = {"default": ["lower-to-loops"]}
+EMIT_LEVELS = ("spec", "loops", "c")
+
+
+def load_model(path: str | Path, batch: int = 1):
+    """Any supported model file -> Model (front ends are chosen by file name)."""
+    path = Path(path)
+    if not path.exists():
+        raise VnncError(f"{path}: no such file")
+    if path.is_dir():
+        raise VnncError(f"{path}: is a directory, expected a model file (.mlir, .onnx)")
+    name = path.name.lower()
+    if name.endswith((".onnx", ".onnx.gz")):
+        from vnnc.frontend_onnx import import_onnx
+
+        return import_onnx(path, batch=batch)
+    if name.endswith(".mlir"):
+        from vnnc.frontend_mlir import load_mlir
+
+        return load_mlir(path)
+    raise VnncError(f"{path}: unknown model format (expected .mlir, .onnx or .onnx.gz)")
+
+
+def generic_text(module) -> str:
+    from xdsl.printer import Printer
+
+    out = StringIO()
+    Printer(stream=out, print_generic_format=True).print_op(module)
+    return out.getvalue() + "\n"
+
+
+def custom_text(module) -> str:
+    return str(module) + "\n"
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def pass_by_name(name: str):
+    from vnnc.passes.registry import PASSES
+
+    if name not in PASSES:
+        raise VnncError(f"unknown pass {name!r} (known: {', '.join(sorted(PASSES))})")
+    return PASSES[name]()
+
+
+@dataclass
+class Stage:
+    name: str
+    pass_name: str
+    text: str  # generic MLIR form
+    witness: dict | None
+    seconds: float
+
+
+def run_pipeline(model, passes: list[str], stop_after: str | None = None) -> list[Stage]:
+    """Run the passes in-process; returns stage 00 (the import) and one stage per pass."""
+    from vnnc.dialects.registry import make_context
+    from vnnc.passes import witness
+    from vnnc.passes.lower_to_loops import LoweringError
+    from xdsl.utils.exceptions import DiagnosticException, VerifyException
+
+    ctx = make_context()
+    module = model.module
+    stages = [Stage("import", "import", generic_text(module), None, 0.0)]
+    for name in passes:
+        p = pass_by_name(name)
+        t0 = time.perf_counter()
+        with witness.collecting() as sink:
+            try:
+                p.apply(ctx, module)
+                module.verify()
+            except LoweringError as e:
+                raise VnncError(f"{model.source}: {e}") from None
+            except (VerifyException, DiagnosticException) as e:
+                raise VnncError(f"{model.source}: {name} produced invalid IR: {str(e).splitlines()[0]}") from None
+        stages.append(Stage(name, name, generic_text(module), sink[0] if sink else None,
+                            time.perf_counter() - t0))
+        if name == stop_after:
+            break
+    return stages
+
+
+def _stage_files(stages: list[Stage]) -> list[tuple[str, Stage]]:
+    return [(f"{i:02d}-{s.name}", s) for i, s in enumerate(stages)]
+
+
+def emit(model_path: str | Path, level: str, batch: int = 1, pipeline: str = "default") -> str:
+    """One stage as text, for `vnnc compile --emit LEVEL` (custom form for people)."""
+    from vnnc.frontend_mlir import parse_module
+
+    if level not in EMIT_LEVELS:
+        raise VnncError(f"unknown --emit level {level!r} (choose from {', '.join(EMIT_LEVELS)})")
+    model = load_model(model_path, batch)
+    if level == "spec":
+        return custom_text(model.module)
+    stages = run_pipeline(model, PIPELINES[pipeline])
+    module = parse_module(stages[-1].text, "final stage")
+    if level == "loops":
+        return custom_text(module)
+    from vnnc.backends.c import abi_source, emit_c
+
+    src, params = emit_c(module)
+    return src + abi_source(module, params)[0]
+
+
+def compile_model(
+    model_path: str | Path,
+    out: str | Path | None = None,
+    *,
+    force: bool = False,
+    batch: int = 1,
+    portable: bool = False,
+    pipeline: str = "default",
+    print_ir_after_all: bool = False,
+) -> Bundle:
+    """Compile a model file into a bundle directory and return it."""
+    from vnnc.backends.build import BuildError, build_shared, flags
+    from vnnc.backends.c import CPrintError, abi_source, emit_c
+    from vnnc.frontend_mlir import parse_module
+    from vnnc.model import signature
+
+    model_path = Path(model_path)
+    out = Path(out) if out is not None else Path("build") / model_path.name.split(".")[0]
+    if out.exists() and not force:
+        raise VnncError(f"{out}: already exists (use --force to replace it)")
+    if out.resolve() == model_path.resolve() or model_path.resolve().is_relative_to(out.resolve()):
+        raise VnncError(f"{out}: refusing to replace a directory holding the model itself")
+
+    t_start = time.perf_counter()
+    model = load_model(model_path, batch)
+    inputs, outputs = signature(model.module)
+    stages = run_pipeline(model, PIPELINES[pipeline])
+    if print_ir_after_all:
+        for name, stage in _stage_files(stages):
+            print(f"// -----// IR after {stage.pass_name} ({name}) //----- //")
+            print(custom_text(parse_module(stage.text, name)))
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        (tmp / "stages").mkdir()
+        (tmp / "witnesses").mkdir()
+        stage_rows, witness_rows = [], []
+        prev_hash = None
+        for name, stage in _stage_files(stages):
+            (tmp / "stages" / f"{name}.mlir").write_text(stage.text)
+            h = sha256_text(stage.text)
+            stage_rows.append({"name": name, "file": f"stages/{name}.mlir", "pass": stage.pass_name,
+                               "sha256": h})
+            if stage.witness is not None:
+                w = dict(stage.witness, source_sha256=prev_hash, target_sha256=h)
+                (tmp / "witnesses" / f"{name}.json").write_text(json.dumps(w, indent=1))
+                witness_rows.append({"stage": name, "file": f"witnesses/{name}.json"})
+            prev_hash = h
+        safetensors.write(tmp / "params.safetensors", model.params)
+
+        # the backend reads the final stage back from the bundle, not from memory
+        final = (tmp / stage_rows[-1]["file"]).read_text()
+        module = parse_module(final, stage_rows[-1]["file"])
+        try:
+            src, params = emit_c(module)
+        except CPrintError as e:
+            raise VnncError(f"{model_path}: {e}") from None
+        abi, header = abi_source(module, params)
+        (tmp / "model.c").write_text(src + abi)
+        (tmp / "model.h").write_text(header)
+        t_cc = time.perf_counter()
+        try:
+            cmd = build_shared(tmp / "model.c", tmp / "libmodel.so", portable)
+        except BuildError as e:
+            raise VnncError(f"{model_path}: {e}") from None
+        build_seconds = time.perf_counter() - t_cc
+
+        manifest = {
+            "format": "vnnc-bundle",
+            "version": 1,
+            "vnnc_version": __version__,
+            "model": {"file": str(model_path), "sha256": hashlib.sha256(model_path.read_bytes()).hexdigest()},
+            "pipeline": pipeline,
+            "passes": PIPELINES[pipeline],
+            "inputs": inputs,
+            "outputs": outputs,
+            "batch": batch,
+            "stages": stage_rows,
+            "witnesses": witness_rows,
+            "params": {"file": "params.safetensors",
+                       "sha256": hashlib.sha256((tmp / "params.safetensors").read_bytes()).hexdigest(),
+                       "entries": {k: safetensors.param_sha256(v) for k, v in model.params.items()}},
+            "artifacts": {"library": "libmodel.so", "header": "model.h", "source": "model.c"},
+            "build": {"command": " ".join(cmd[:-3] + cmd[-2:]), "flags": flags(portable),
+                      "seconds": round(build_seconds, 3)},
+            "compile_seconds": round(time.perf_counter() - t_start, 3),
+            "tested": model.tested,
+            "checks": [],
+            "verified": False,
+            "verified_note": "witnesses are recorded; the trusted checker does not yet validate them",
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+        os.chmod(tmp, 0o755)
+        _replace_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return Bundle(out)
+
+
+def _replace_dir(new: Path, dest: Path) -> None:
+    """Move `new` to `dest`; an existing `dest` is removed only once `new` is in place."""
+    if dest.exists():
+        old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+        dest.rename(old)
+        new.rename(dest)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        new.rename(dest)
+
+
+class Bundle:
+    """A compiled bundle on disk; `run(*xs)` calls its library."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        mpath = self.path / "manifest.json"
+        try:
+            self.manifest = json.loads(mpath.read_text())
+        except FileNotFoundError:
+            raise VnncError(f"{self.path}: not a vnnc bundle (no manifest.json)") from None
+        except (ValueError, RecursionError) as e:
+            raise VnncError(f"{mpath}: malformed manifest ({e})") from None
+        self._runner = None
+
+    @property
+    def inputs(self) -> list[dict]:
+        return self.manifest["inputs"]
+
+    @property
+    def outputs(self) -> list[dict]:
+        return self.manifest["outputs"]
+
+    def runner(self):
+        if self._runner is None:
+            from vnnc.backends.runner import RunError, Runner
+
+            try:
+                params = safetensors.read(self.path / self.manifest["params"]["file"])
+                self._runner = Runner(self.path / self.manifest["artifacts"]["library"], params,
+                                      self.inputs, self.outputs)
+            except (OSError, RunError, safetensors.SafetensorsError) as e:
+                raise VnncError(f"{self.path}: cannot load the model: {e}") from None
+        return self._runner
+
+    def run(self, *xs: np.ndarray) -> list[np.ndarray] | np.ndarray:
+        """Outputs for inputs `xs` (one array when the model has a single output)."""
+        from vnnc.backends.runner import RunError
+
+        try:
+            outs = self.runner().run(*xs)
+        except RunError as e:
+            raise VnncError(f"{self.path}: {e}") from None
+        return outs[0] if len(outs) == 1 else outs

@@ -1,0 +1,1 @@
+"""vnnc passes: one file per pass, the file name is the pass name."""

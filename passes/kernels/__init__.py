@@ -1,0 +1,41 @@
+"""Loop-nest kernels, one function per spec op, grouped by shape of computation.
+
+Every kernel writer has the signature `write(kb, k)`: `kb` is a `KernelBuilder` whose
+arguments are the op's input buffers followed by its output buffer, and `k` is the
+`KernelSpec` (shapes and attributes). A writer must store every output element
+exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from vnnc.passes.kernels.builder import KernelBuilder
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    op: str
+    """Short spec op name, e.g. "linear"."""
+    in_shapes: tuple[tuple[int, ...], ...]
+    out_shape: tuple[int, ...]
+    attrs: tuple[tuple[str, Any], ...]
+    in_dtypes: tuple[str, ...] = ()
+
+    @property
+    def a(self) -> dict[str, Any]:
+        return dict(self.attrs)
+
+
+Writer = Callable[[KernelBuilder, KernelSpec], None]
+
+
+def writers() -> dict[str, Writer]:
+    from vnnc.passes.kernels import contraction, elementwise
+
+    table: dict[str, Writer] = {}
+    for module in (elementwise, contraction):
+        table.update(module.WRITERS)
+    return table

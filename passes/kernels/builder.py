@@ -1,0 +1,202 @@
+"""The vocabulary kernels are written in: loop nests over memrefs, built as xDSL IR.
+
+A kernel is a `func.func` whose arguments are its input buffers followed by its output
+buffer (destination-passing style). Index expressions are affine in the induction
+variables (sums of constant multiples plus a constant), so a checker can read them back.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Sequence
+
+from xdsl.builder import Builder, InsertPoint
+from xdsl.dialects import arith, math, memref, scf
+from xdsl.dialects.builtin import (
+    FloatAttr,
+    IndexType,
+    IntegerAttr,
+    MemRefType,
+    f32,
+)
+from xdsl.dialects.func import FuncOp, ReturnOp
+from xdsl.ir import Block, Region, SSAValue
+
+Index = int | SSAValue
+"""An index operand: a Python int (becomes a constant) or an SSA index value."""
+
+
+class KernelBuilder:
+    """Builds one kernel function: `KernelBuilder(name, [memref types])`, then `.func`."""
+
+    def __init__(self, name: str, arg_types: Sequence[MemRefType]):
+        self.block = Block(arg_types=list(arg_types))
+        self.args = list(self.block.args)
+        self.func = FuncOp(name, (list(arg_types), []), Region(self.block), "private")
+        self._consts: dict[tuple, SSAValue] = {}
+        self._const_ops: list = []
+        self.b = Builder(InsertPoint.at_end(self.block))
+
+    def finish(self) -> FuncOp:
+        """Terminate the kernel; its constants go first in the entry block."""
+        self.b.insert(ReturnOp())
+        first = self.block.first_op
+        for op in self._const_ops:
+            self.block.insert_op_before(op, first)
+        return self.func
+
+    # ------------------------------------------------------------ constants
+
+    def index(self, value: Index) -> SSAValue:
+        if isinstance(value, SSAValue):
+            return value
+        key = ("index", int(value))
+        if key not in self._consts:
+            op = arith.ConstantOp(IntegerAttr(int(value), IndexType()))
+            self._const_ops.append(op)
+            self._consts[key] = op.result
+        return self._consts[key]
+
+    def f32(self, value: float) -> SSAValue:
+        """An f32 constant: `value` rounded to float32 (nearest-even)."""
+        bits = struct.pack("<f", value)
+        key = ("f32", bits)
+        if key not in self._consts:
+            op = arith.ConstantOp(FloatAttr(struct.unpack("<f", bits)[0], f32))
+            self._const_ops.append(op)
+            self._consts[key] = op.result
+        return self._consts[key]
+
+    # ------------------------------------------------------------ index arithmetic
+
+    def affine(self, terms: Sequence[tuple[int, SSAValue]], const: int = 0) -> SSAValue:
+        """sum(coef * iv) + const, as index arithmetic."""
+        acc: SSAValue | None = None
+        for coef, iv in terms:
+            if coef == 0:
+                continue
+            t = iv if coef == 1 else self._ins(arith.MuliOp(iv, self.index(coef)))
+            acc = t if acc is None else self._ins(arith.AddiOp(acc, t))
+        if acc is None:
+            return self.index(const)
+        if const:
+            acc = self._ins(arith.AddiOp(acc, self.index(const)))
+        return acc
+
+    def in_range(self, value: SSAValue, lo: int, hi: int) -> SSAValue:
+        """lo <= value < hi, as an i1."""
+        ge = self._ins(arith.CmpiOp(value, self.index(lo), "sge"))
+        lt = self._ins(arith.CmpiOp(value, self.index(hi), "slt"))
+        return self._ins(arith.AndIOp(ge, lt))
+
+    def all_of(self, conds: Sequence[SSAValue]) -> SSAValue | None:
+        acc = None
+        for c in conds:
+            acc = c if acc is None else self._ins(arith.AndIOp(acc, c))
+        return acc
+
+    # ------------------------------------------------------------ memory
+
+    def load(self, buf: SSAValue, indices: Sequence[Index]) -> SSAValue:
+        return self._ins(memref.LoadOp.get(buf, [self.index(i) for i in indices]))
+
+    def store(self, value: SSAValue, buf: SSAValue, indices: Sequence[Index]) -> None:
+        self.b.insert(memref.StoreOp.get(value, buf, [self.index(i) for i in indices]))
+
+    # ------------------------------------------------------------ scalar float math
+
+    def _ins(self, op) -> SSAValue:
+        self.b.insert(op)
+        return op.results[0]
+
+    def add(self, a, b):
+        return self._ins(arith.AddfOp(a, b))
+
+    def sub(self, a, b):
+        return self._ins(arith.SubfOp(a, b))
+
+    def mul(self, a, b):
+        return self._ins(arith.MulfOp(a, b))
+
+    def div(self, a, b):
+        return self._ins(arith.DivfOp(a, b))
+
+    def neg(self, a):
+        return self._ins(arith.NegfOp(a))
+
+    def max(self, a, b):
+        """NaN-propagating maximum (arith.maximumf)."""
+        return self._ins(arith.MaximumfOp(a, b))
+
+    def cmp(self, a, b, predicate: str):
+        return self._ins(arith.CmpfOp(a, b, predicate))
+
+    def select(self, cond, a, b):
+        return self._ins(arith.SelectOp(cond, a, b))
+
+    def exp(self, a):
+        return self._ins(math.ExpOp(a))
+
+    def log(self, a):
+        return self._ins(math.LogOp(a))
+
+    def sqrt(self, a):
+        return self._ins(math.SqrtOp(a))
+
+    def tanh(self, a):
+        return self._ins(math.TanhOp(a))
+
+    def erf(self, a):
+        return self._ins(math.ErfOp(a))
+
+    # ------------------------------------------------------------ control flow
+
+    def nest(self, extents: Sequence[int], body: Callable[[list[SSAValue]], None]) -> None:
+        """for i0 in [0, e0): for i1 ...: body([i0, i1, ...])."""
+        self.reduce(extents, [], lambda ivs, accs: (body(ivs), [])[1])
+
+    def reduce(
+        self,
+        extents: Sequence[int],
+        inits: Sequence[SSAValue],
+        body: Callable[[list[SSAValue], list[SSAValue]], Sequence[SSAValue]],
+    ) -> list[SSAValue]:
+        """Nested loops carrying accumulators: accs = body(ivs, accs) at every point, in
+        lexicographic order; returns the final accumulators."""
+        if not extents:
+            return list(body([], list(inits)))
+        return self._reduce_level(list(extents), list(inits), [], body)
+
+    def _reduce_level(self, extents, inits, ivs, body) -> list[SSAValue]:
+        loop_block = Block(arg_types=[IndexType()] + [v.type for v in inits])
+        iv, *accs = loop_block.args
+        outer = self.b
+        self.b = Builder(InsertPoint.at_end(loop_block))
+        if len(extents) == 1:
+            results = list(body(ivs + [iv], list(accs)))
+        else:
+            results = self._reduce_level(extents[1:], list(accs), ivs + [iv], body)
+        self.b.insert(scf.YieldOp(*results))
+        self.b = outer
+        loop = scf.ForOp(self.index(0), self.index(extents[0]), self.index(1), inits, loop_block)
+        self.b.insert(loop)
+        return list(loop.results)
+
+    def if_else(self, cond: SSAValue | None, then: Callable[[], SSAValue],
+                otherwise: Callable[[], SSAValue]) -> SSAValue:
+        """cond ? then() : otherwise(), evaluating only the taken branch (for guarded loads)."""
+        if cond is None:
+            return then()
+        results = []
+        regions = []
+        for branch in (then, otherwise):
+            block = Block()
+            outer = self.b
+            self.b = Builder(InsertPoint.at_end(block))
+            value = branch()
+            self.b.insert(scf.YieldOp(value))
+            self.b = outer
+            regions.append(Region(block))
+            results.append(value)
+        op = scf.IfOp(cond, [results[0].type], regions[0], regions[1])
+        return self._ins(op)

@@ -1,0 +1,262 @@
+"""lower-to-loops: spec tensors to loops over float32 buffers (func/scf/memref/arith/math).
+
+Expects: a module whose `func.func @main` is in the spec dialect with static shapes
+(every op verified).
+Guarantees: no spec op and no tensor remains. `@main` takes its inputs' buffers, then
+one output buffer per result (destination-passing style) and returns nothing. Each
+distinct (op, shapes, attributes) becomes one private kernel `func.func` that `@main`
+calls; parameters become `memref.global`s named after the parameter (uninitialised,
+bound at load time, carrying `vnnc.sha256`), small constants become initialised
+constant globals. Reshape and flatten copy through flat views. Temporaries are
+`memref.alloc`ed and freed after their last use.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from vnnc.dialects.spec import ConstantOp, ParamOp, SpecOp
+from vnnc.passes import witness
+from vnnc.passes.kernels import KernelSpec, writers
+from vnnc.passes.kernels.builder import KernelBuilder
+from xdsl.builder import Builder, InsertPoint
+from xdsl.context import Context
+from xdsl.dialects import func, memref
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    DenseIntOrFPElementsAttr,
+    IntegerAttr,
+    MemRefType,
+    ModuleOp,
+    StringAttr,
+    TensorType,
+    UnitAttr,
+    f32,
+    i64,
+)
+from xdsl.ir import Block, Region, SSAValue
+from xdsl.passes import ModulePass
+
+NAME = "lower-to-loops"
+COPY_OPS = ("reshape", "flatten")
+
+
+class LoweringError(Exception):
+    pass
+
+
+def memref_of(t: TensorType) -> MemRefType:
+    return MemRefType(t.element_type, list(t.get_shape()))
+
+
+def kernel_name(k: KernelSpec, taken: set[str]) -> str:
+    dims = "_".join("x".join(map(str, s)) or "s" for s in (*k.in_shapes, k.out_shape))
+    base = f"{k.op}_{dims}"
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}_v{n}"
+    return name
+
+
+def _flat(b: Builder, value: SSAValue) -> SSAValue:
+    """A 1-D view of a contiguous buffer (the same buffer for rank 1)."""
+    t = value.type
+    shape = t.get_shape()
+    if len(shape) == 1:
+        return value
+    flat_t = MemRefType(t.element_type, [math.prod(shape)])
+    op = memref.CollapseShapeOp.create(
+        operands=[value],
+        result_types=[flat_t],
+        properties={"reassociation": ArrayAttr([ArrayAttr([IntegerAttr(d, i64) for d in range(len(shape))])])},
+    )
+    b.insert(op)
+    return op.results[0]
+
+
+@dataclass
+class _Lowering:
+    module: ModuleOp
+    writers: dict
+
+    def __post_init__(self):
+        self.kernels: dict[KernelSpec, str] = {}
+        self.kernel_ops: list[func.FuncOp] = []
+        self.globals: dict[str, memref.GlobalOp] = {}
+        self.calls: list[dict] = []
+
+    def run(self) -> None:
+        spec_main = next(
+            (op for op in self.module.ops if isinstance(op, func.FuncOp) and op.sym_name.data == "main"),
+            None,
+        )
+        if spec_main is None:
+            raise LoweringError(f"{NAME}: no func.func @main")
+        new_main = self.lower_main(spec_main)
+        for op in list(self.module.ops):
+            if op is spec_main:
+                continue
+            if isinstance(op, func.FuncOp):
+                raise LoweringError(f"{NAME}: only @main is supported, found @{op.sym_name.data}")
+        spec_main.detach()
+        for g in self.globals.values():
+            self.module.body.block.add_op(g)
+        for k in self.kernel_ops:
+            self.module.body.block.add_op(k)
+        self.module.body.block.add_op(new_main)
+
+    def global_for_param(self, op: ParamOp) -> memref.GlobalOp:
+        name = op.param_name.data
+        if name not in self.globals:
+            g = memref.GlobalOp.get(StringAttr(name), memref_of(op.result.type), UnitAttr(),
+                                    sym_visibility=StringAttr("public"))
+            g.attributes["vnnc.sha256"] = op.sha256
+            self.globals[name] = g
+        return self.globals[name]
+
+    def global_for_constant(self, op: ConstantOp) -> memref.GlobalOp:
+        name = f"__constant_{len(self.globals)}"
+        value = op.value
+        t = value.get_type()
+        if t.element_type != f32:
+            raise LoweringError(f"{NAME}: spec.constant of {t.element_type} is not supported")
+        g = memref.GlobalOp.get(StringAttr(name), memref_of(t), value,
+                                constant=UnitAttr())
+        self.globals[name] = g
+        return g
+
+    def kernel(self, k: KernelSpec) -> str:
+        if k not in self.kernels:
+            writer = self.writers.get(k.op)
+            if writer is None:
+                raise LoweringError(f"{NAME}: no loop lowering for spec.{k.op}")
+            name = kernel_name(k, set(self.kernels.values()))
+            arg_types = [MemRefType(f32 if dt == "f32" else i64, list(s)) for s, dt in
+                         zip(k.in_shapes, k.in_dtypes)] + [MemRefType(f32, list(k.out_shape))]
+            kb = KernelBuilder(name, arg_types)
+            writer(kb, k)
+            fn = kb.finish()
+            fn.attributes["vnnc.op"] = StringAttr(f"spec.{k.op}")
+            self.kernels[k] = name
+            self.kernel_ops.append(fn)
+        return self.kernels[k]
+
+    def lower_main(self, spec_main: func.FuncOp) -> func.FuncOp:
+        ins = [memref_of(t) for t in spec_main.function_type.inputs.data]
+        outs = [memref_of(t) for t in spec_main.function_type.outputs.data]
+        block = Block(arg_types=ins + outs)
+        b = Builder(InsertPoint.at_end(block))
+        body = spec_main.body.block
+        ret = body.last_op
+        assert isinstance(ret, func.ReturnOp)
+        env: dict[SSAValue, SSAValue] = dict(zip(body.args, block.args[: len(ins)]))
+        out_args = block.args[len(ins):]
+
+        # a value returned once, and computed by an op, is written straight into its output
+        direct: dict[SSAValue, SSAValue] = {}
+        for v, dest in zip(ret.operands, out_args):
+            if isinstance(v.owner, SpecOp) and v not in direct:
+                direct[v] = dest
+
+        last_use: dict[SSAValue, object] = {}
+        for op in body.ops:
+            for v in op.operands:
+                last_use[v] = op
+        allocated: list[SSAValue] = []
+
+        for op in body.ops:
+            if op is ret:
+                break
+            if isinstance(op, ParamOp):
+                g = self.global_for_param(op)
+                env[op.result] = b.insert(memref.GetGlobalOp(g.sym_name.data, g.type)).memref
+            elif isinstance(op, ConstantOp):
+                g = self.global_for_constant(op)
+                env[op.result] = b.insert(memref.GetGlobalOp(g.sym_name.data, g.type)).memref
+            elif isinstance(op, SpecOp):
+                dest = direct.get(op.result)
+                if dest is None:
+                    dest = b.insert(memref.AllocOp.get(f32, shape=op.result.type.get_shape(),
+                                                       alignment=64)).memref
+                    allocated.append(op.result)
+                args = [env[v] for v in op.inputs]
+                if op.short_name() in COPY_OPS:
+                    b.insert(memref.CopyOp(_flat(b, args[0]), _flat(b, dest)))
+                else:
+                    k = KernelSpec(
+                        op.short_name(),
+                        tuple(tuple(v.type.get_shape()) for v in op.inputs),
+                        tuple(op.result.type.get_shape()),
+                        tuple(sorted(op.attrs().items())),
+                        tuple("f32" if v.type.element_type == f32 else "i64" for v in op.inputs),
+                    )
+                    callee = self.kernel(k)
+                    b.insert(func.CallOp(callee, [*args, dest], []))
+                    self.calls.append({"kernel": callee, "op": f"spec.{k.op}"})
+                env[op.result] = dest
+            else:
+                raise LoweringError(f"{NAME}: cannot lower {op.name}")
+            # free temporaries whose last reader was this op
+            for v in op.operands:
+                if last_use.get(v) is op and v in allocated:
+                    b.insert(memref.DeallocOp.get(env[v]))
+        for v, dest in zip(ret.operands, out_args):
+            if direct.get(v) is not dest:
+                b.insert(memref.CopyOp(env[v], dest))
+        for v in allocated:
+            if v not in last_use or last_use[v] is ret:
+                if direct.get(v) is None:
+                    b.insert(memref.DeallocOp.get(env[v]))
+        b.insert(func.ReturnOp())
+
+        names = _io_names(spec_main)
+        new_main = func.FuncOp("main", (ins + outs, []), Region(block), "public")
+        if names:
+            from vnnc.model import name_attrs
+
+            new_main.arg_attrs = name_attrs(names)
+        return new_main
+
+
+def _io_names(spec_main: func.FuncOp) -> list[str] | None:
+    from vnnc.model import _names
+
+    n_in = len(spec_main.function_type.inputs.data)
+    n_out = len(spec_main.function_type.outputs.data)
+    return _names(spec_main.arg_attrs, n_in, "input") + _names(spec_main.res_attrs, n_out, "output")
+
+
+@dataclass(frozen=True)
+class LowerToLoopsPass(ModulePass):
+    name = NAME
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        lowering = _Lowering(op, writers())
+        lowering.run()
+        witness.record(
+            NAME,
+            "loop-nests",
+            {
+                "kernels": [
+                    {"kernel": name, "op": f"spec.{k.op}", "in_shapes": [list(s) for s in k.in_shapes],
+                     "out_shape": list(k.out_shape), "attrs": {a: _jsonable(v) for a, v in k.attrs}}
+                    for k, name in lowering.kernels.items()
+                ],
+                "calls": lowering.calls,
+            },
+        )
+
+
+def _jsonable(v):
+    if isinstance(v, (tuple, list)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, IntegerAttr):
+        return v.value.data
+    if isinstance(v, DenseIntOrFPElementsAttr):
+        return str(v)
+    return v
