@@ -89,6 +89,14 @@ class KernelBuilder:
         lt = self._ins(arith.CmpiOp(value, self.index(hi), "slt"))
         return self._ins(arith.AndIOp(ge, lt))
 
+    def cmpi(self, a: SSAValue, b: Index, predicate: str) -> SSAValue:
+        """An integer comparison (`eq`, `slt`, ...) of index or integer values, as an i1."""
+        return self._ins(arith.CmpiOp(a, self.index(b), predicate))
+
+    def index_cast(self, value: SSAValue) -> SSAValue:
+        """An integer value (e.g. an i64 class label) as an index."""
+        return self._ins(arith.IndexCastOp(value, IndexType()))
+
     def all_of(self, conds: Sequence[SSAValue]) -> SSAValue | None:
         acc = None
         for c in conds:
