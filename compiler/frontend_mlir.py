@@ -27,7 +27,8 @@ def parse_module(text: str, path: str) -> ModuleOp:
     try:
         module = Parser(make_context(), text, name=path).parse_module()
     except ParseError as e:
-        raise VnncError(f"{path}: parse error: {e}") from None
+        # one line, `file:line:col: parse error: reason`, as compilers print it
+        raise VnncError(f"{e.span.get_location()}: parse error: {e.msg}") from None
     except (ValueError, KeyError, TypeError, IndexError, AssertionError) as e:
         raise VnncError(f"{path}: cannot parse the module: {e}") from None
     verify_module(module, path)

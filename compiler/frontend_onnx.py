@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from vnnc import onnx_fold
 from vnnc.dialects import spec
 from vnnc.dialects.shapes import ShapeError, normalize_axis
 from vnnc.errors import VnncError
@@ -76,7 +77,9 @@ def _read(path: Path):
     try:
         import onnx
     except ImportError:
-        raise VnncError(f"{path}: reading ONNX needs the onnx package (pip install 'vnnc[onnx]')") from None
+        raise VnncError(
+            f"{path}: reading ONNX needs the onnx package (pip install 'vnnc[onnx]')"
+        ) from None
     try:
         raw = path.read_bytes()
     except OSError as e:
@@ -95,22 +98,6 @@ def _read(path: Path):
     return model
 
 
-def _attrs(node) -> dict[str, Any]:
-    from onnx import helper, numpy_helper
-
-    out: dict[str, Any] = {}
-    for a in node.attribute:
-        v = helper.get_attribute_value(a)
-        if isinstance(v, bytes):
-            v = v.decode()
-        elif isinstance(v, list) and v and isinstance(v[0], bytes):
-            v = [s.decode() for s in v]
-        elif a.type == a.TENSOR:
-            v = numpy_helper.to_array(v)
-        out[a.name] = v
-    return out
-
-
 def _is_row(shape: tuple[int, ...], n: int) -> bool:
     """Whether a Gemm C of `shape` is one row [n] broadcast to every row of [M, n]."""
     return len(shape) <= 2 and all(d == 1 for d in shape[:-1]) and (not shape or shape[-1] == n)
@@ -118,63 +105,6 @@ def _is_row(shape: tuple[int, ...], n: int) -> bool:
 
 def _float32(array: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=np.float32)
-
-
-# ---------------------------------------------------------------- shared shape arithmetic
-
-
-def _reshape_target(old: tuple[int, ...], new: Any, allowzero: bool) -> tuple[int, ...]:
-    """ONNX Reshape: 0 copies the input dimension (unless allowzero), -1 is inferred."""
-    out = [old[i] if int(d) == 0 and not allowzero else int(d) for i, d in enumerate(new)]
-    if out.count(-1) > 1:
-        raise ShapeError(f"reshape target {list(new)} has more than one -1")
-    if -1 in out:
-        known = math.prod(d for d in out if d != -1)
-        total = math.prod(old)
-        if known == 0 or total % known:
-            raise ShapeError(f"cannot reshape {list(old)} to {list(new)}")
-        out[out.index(-1)] = total // known
-    return tuple(out)
-
-
-def _squeeze_target(old: tuple[int, ...], axes: Any) -> tuple[int, ...]:
-    if axes is None or len(axes) == 0:
-        return tuple(d for d in old if d != 1)
-    drop = {normalize_axis("squeeze", int(a), len(old)) for a in axes}
-    if any(old[a] != 1 for a in drop):
-        raise ShapeError(f"squeeze axes {list(axes)} of shape {list(old)} are not all 1")
-    return tuple(d for i, d in enumerate(old) if i not in drop)
-
-
-def _unsqueeze_target(old: tuple[int, ...], axes: Any) -> tuple[int, ...]:
-    rank = len(old) + len(axes)
-    ones = {normalize_axis("unsqueeze", int(a), rank) for a in axes}
-    rest = iter(old)
-    return tuple(1 if i in ones else next(rest) for i in range(rank))
-
-
-def _slice_bounds(shape, starts, ends, axes, steps) -> tuple[list, list, list]:
-    """Full-rank starts/ends/steps, clamped the ONNX way (negative indices count from the
-    end; out-of-range ones, INT_MAX included, are clamped to the dimension)."""
-    rank = len(shape)
-    full_s, full_e, full_t = [0] * rank, list(shape), [1] * rank
-    if axes is None:
-        axes = range(len(starts))
-    if steps is None:
-        steps = [1] * len(starts)
-    for a, s, e, t in zip(axes, starts, ends, steps, strict=True):
-        a, s, e, t = normalize_axis("slice", int(a), rank), int(s), int(e), int(t)
-        dim = shape[a]
-        if t == 0:
-            raise ShapeError(f"slice step of axis {a} is 0")
-        s = s + dim if s < 0 else s
-        e = e + dim if e < 0 else e
-        if t > 0:
-            s, e = min(max(s, 0), dim), min(max(e, 0), dim)
-        else:
-            s, e = min(max(s, 0), dim - 1), min(max(e, -1), dim - 1)
-        full_s[a], full_e[a], full_t[a] = s, e, t
-    return full_s, full_e, full_t
 
 
 def _window_pads(at: dict, size: tuple[int, ...], kernel, strides, dilations) -> tuple[int, ...]:
@@ -195,93 +125,6 @@ def _window_pads(at: dict, size: tuple[int, ...], kernel, strides, dilations) ->
         begin.append(small if mode == "SAME_UPPER" else large)
         end.append(large if mode == "SAME_UPPER" else small)
     return (*begin, *end)
-
-
-# ---------------------------------------------------------------- constant folding
-
-
-def _fold_binary(fn):
-    def fold(at, xs, opset):
-        a, b = xs
-        y = fn(a, b)
-        if np.issubdtype(a.dtype, np.integer):
-            y = np.trunc(y) if fn is np.true_divide else y
-            y = y.astype(a.dtype)
-        return [np.asarray(y)]
-
-    return fold
-
-
-def _axes(at: dict, xs: list, opset: int, from_opset: int):
-    """Axes given as an attribute before `from_opset` and as input 1 from it on."""
-    if opset < from_opset:
-        return at.get("axes")
-    return None if len(xs) < 2 or xs[1] is None else [int(a) for a in np.ravel(xs[1])]
-
-
-def _fold_slice(at, xs, opset):
-    x = xs[0]
-    if opset < 10:
-        args = (at["starts"], at["ends"], at.get("axes"), None)
-    else:
-        args = tuple(None if i >= len(xs) or xs[i] is None else np.ravel(xs[i]) for i in range(1, 5))
-    starts, ends, steps = _slice_bounds(x.shape, *args)
-    index = tuple(slice(s, e if e >= 0 else None, t) for s, e, t in zip(starts, ends, steps))
-    return [x[index]]
-
-
-def _fold_gather(at, xs, opset):
-    data, idx = xs
-    axis = normalize_axis("gather", at.get("axis", 0), data.ndim)
-    idx = np.where(idx < 0, idx + data.shape[axis], idx)
-    return [np.take(data, idx, axis=axis)]
-
-
-def _fold_cast(at, xs, opset):
-    from onnx import helper
-
-    return [xs[0].astype(helper.tensor_dtype_to_np_dtype(at["to"]))]
-
-
-def _fold_constant_of_shape(at, xs, opset):
-    value = at.get("value", np.zeros(1, np.float32))
-    return [np.full(tuple(int(d) for d in xs[0]), value.reshape(-1)[0], dtype=value.dtype)]
-
-
-def _fold_range(at, xs, opset):
-    start, limit, delta = (x.reshape(()) for x in xs)
-    n = max(math.ceil((limit - start) / delta), 0)
-    return [(start + np.arange(n) * delta).astype(start.dtype)]
-
-
-_FOLDS = {
-    "Identity": lambda at, xs, opset: [xs[0]],
-    "Dropout": lambda at, xs, opset: [xs[0]],
-    "Cast": _fold_cast,
-    "Add": _fold_binary(np.add),
-    "Sub": _fold_binary(np.subtract),
-    "Mul": _fold_binary(np.multiply),
-    "Div": _fold_binary(np.true_divide),
-    "Neg": lambda at, xs, opset: [-xs[0]],
-    "Concat": lambda at, xs, opset: [np.concatenate([x for x in xs if x is not None], at["axis"])],
-    "Gather": _fold_gather,
-    "Slice": _fold_slice,
-    "Reshape": lambda at, xs, opset: [
-        xs[0].reshape(_reshape_target(xs[0].shape, xs[1], at.get("allowzero", 0)))
-    ],
-    "Squeeze": lambda at, xs, opset: [
-        xs[0].reshape(_squeeze_target(xs[0].shape, _axes(at, xs, opset, 13)))
-    ],
-    "Unsqueeze": lambda at, xs, opset: [
-        xs[0].reshape(_unsqueeze_target(xs[0].shape, _axes(at, xs, opset, 13)))
-    ],
-    "Flatten": lambda at, xs, opset: [
-        xs[0].reshape(math.prod(xs[0].shape[: at.get("axis", 1)]), -1)
-    ],
-    "Transpose": lambda at, xs, opset: [np.transpose(xs[0], at.get("perm"))],
-    "ConstantOfShape": _fold_constant_of_shape,
-    "Range": _fold_range,
-}
 
 
 # ---------------------------------------------------------------- the importer
@@ -324,7 +167,9 @@ class _Importer:
     def run(self) -> ModuleOp:
         inputs = [vi for vi in self.graph.input if vi.name not in self.values]
         for vi in inputs:
-            self.values[vi.name] = self.block.insert_arg(spec.tensor(self._input_shape(vi)), len(self.block.args))
+            self.values[vi.name] = self.block.insert_arg(
+                spec.tensor(self._input_shape(vi)), len(self.block.args)
+            )
         nodes = self._live(self._sorted(list(self.graph.node)))
         self._check_supported(nodes)
         for node in nodes:
@@ -332,7 +177,9 @@ class _Importer:
             try:
                 self._import_node(node)
             except ShapeError as e:
-                raise VnncError(f"{self.path}: node {self._name(node)!r} ({node.op_type}): {e}") from None
+                raise VnncError(
+                    f"{self.path}: node {self._name(node)!r} ({node.op_type}): {e}"
+                ) from None
             except _Unsupported as e:
                 raise VnncError(
                     f"{self.path}: node {self._name(node)!r} ({node.op_type}): unsupported: {e}"
@@ -424,7 +271,9 @@ class _Importer:
         bad: dict[str, list[str]] = {}
         for node in nodes:
             op = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
-            folds = node.op_type in ("Constant", "Shape", "Size") or all(i in known for i in node.input)
+            folds = node.op_type in ("Constant", "Shape", "Size") or all(
+                i in known for i in node.input
+            )
             if node.domain in ("", "ai.onnx") and (folds or hasattr(self, "_op_" + node.op_type)):
                 if folds:
                     known.update(node.output)
@@ -437,7 +286,7 @@ class _Importer:
             raise VnncError(f"{self.path}: unsupported ONNX ops: {listed}")
 
     def _import_node(self, node) -> None:
-        at = _attrs(node)
+        at = onnx_fold.attributes(node)
         xs = [self.values[i] for i in node.input]
         if node.op_type == "Constant":
             outs = [_Const(self._constant_value(at), node.output[0])]
@@ -462,27 +311,25 @@ class _Importer:
     def _constant_value(self, at: dict) -> np.ndarray:
         if "value" in at:
             return at["value"]
-        for key, dtype in (("value_float", np.float32), ("value_floats", np.float32),
-                           ("value_int", np.int64), ("value_ints", np.int64)):
+        for key, dtype in (
+            ("value_float", np.float32),
+            ("value_floats", np.float32),
+            ("value_int", np.int64),
+            ("value_ints", np.int64),
+        ):
             if key in at:
                 return np.array(at[key], dtype)
         raise _Unsupported(f"Constant with attribute {', '.join(at) or 'none'}")
 
     def _fold(self, node, at: dict, xs: list) -> list[np.ndarray]:
-        fold = _FOLDS.get(node.op_type)
         try:
-            if fold is not None:
-                return fold(at, xs, self.opset)
-            from onnx.reference import ReferenceEvaluator
-
-            names = [i for i in node.input if i]
-            feeds = {i: x for i, x in zip(node.input, xs) if i}
-            run = ReferenceEvaluator(node, opsets={"": self.opset})
-            return [np.asarray(y) for y in run.run(None, {n: feeds[n] for n in names})]
-        except (ShapeError, _Unsupported):
+            return onnx_fold.fold(node, at, xs, self.opset)
+        except ShapeError:
             raise
         except Exception as e:  # noqa: BLE001 - numpy/onnx errors on malformed constants
-            raise _Unsupported(f"cannot evaluate it at import time ({type(e).__name__}: {e})") from None
+            raise _Unsupported(
+                f"cannot evaluate it at import time ({type(e).__name__}: {e})"
+            ) from None
 
     # --- building IR
 
@@ -499,18 +346,22 @@ class _Importer:
                 op = self._param(v.name, array)
             else:
                 t = spec.tensor(array.shape)
-                op = spec.ConstantOp(DenseIntOrFPElementsAttr.from_list(t, array.reshape(-1).tolist()))
+                op = spec.ConstantOp(
+                    DenseIntOrFPElementsAttr.from_list(t, array.reshape(-1).tolist())
+                )
             self.block.add_op(op)
             self.materialized[v] = op.results[0]
         return self.materialized[v]
 
     def _param(self, name: str, array: np.ndarray) -> spec.ParamOp:
+        """A spec.param for `array`, named `name` unless another array holds that name."""
+        digest = param_sha256(array)
         unique, k = name, 0
-        while unique in self.params:
+        while unique in self.params and param_sha256(self.params[unique]) != digest:
             k += 1
             unique = f"{name}_{k}"
         self.params[unique] = array
-        return spec.ParamOp(unique, param_sha256(array), spec.tensor(array.shape))
+        return spec.ParamOp(unique, digest, spec.tensor(array.shape))
 
     def emit(self, cls: type, inputs: list[Value], **attrs: Any) -> SSAValue:
         op = cls([self.tensor(v) for v in inputs], **attrs)
@@ -552,8 +403,13 @@ class _Importer:
             c, beta = _Const(_float32(c.array * beta), c.name, c.initializer), 1.0
         n = self.shape(w)[0]
         operands = [a, w]
-        if alpha == 1 and beta == 1 and c is not None and _is_row(self.shape(c), n) \
-                and (isinstance(c, _Const) or math.prod(self.shape(c)) == n):
+        if (
+            alpha == 1
+            and beta == 1
+            and c is not None
+            and _is_row(self.shape(c), n)
+            and (isinstance(c, _Const) or math.prod(self.shape(c)) == n)
+        ):
             # C broadcasts along rows: it is the bias of spec.linear
             if isinstance(c, _Const):
                 c = _Const(np.broadcast_to(c.array.reshape(-1), (n,)).copy(), c.name, c.initializer)
@@ -601,7 +457,11 @@ class _Importer:
         x = xs[0]
         shape = self.shape(x)
         if self.opset >= 13:
-            return [self.emit(cls, [x], axis=normalize_axis(cls.short_name(), at.get("axis", -1), len(shape)))]
+            return [
+                self.emit(
+                    cls, [x], axis=normalize_axis(cls.short_name(), at.get("axis", -1), len(shape))
+                )
+            ]
         # before opset 13 the input is coerced to 2-D [prod(shape[:axis]), prod(shape[axis:])]
         axis = normalize_axis(cls.short_name(), at.get("axis", 1), len(shape))
         if axis == len(shape) - 1:
@@ -618,7 +478,9 @@ class _Importer:
     def _window(self, at, x, kernel) -> dict[str, Any]:
         shape = self.shape(x)
         if len(shape) != 4:
-            raise _Unsupported(f"only 2-D windows (NCHW input) are supported, input has shape {list(shape)}")
+            raise _Unsupported(
+                f"only 2-D windows (NCHW input) are supported, input has shape {list(shape)}"
+            )
         kernel = tuple(int(k) for k in kernel)
         strides = tuple(int(s) for s in at.get("strides", (1, 1)))
         dilations = tuple(int(d) for d in at.get("dilations", (1, 1)))
@@ -629,23 +491,39 @@ class _Importer:
         x, w = xs[0], xs[1]
         kernel = self.shape(w)[2:]
         if "kernel_shape" in at and tuple(at["kernel_shape"]) != tuple(kernel):
-            raise ShapeError(f"kernel_shape {at['kernel_shape']} does not match weight {list(self.shape(w))}")
+            raise ShapeError(
+                f"kernel_shape {at['kernel_shape']} does not match weight {list(self.shape(w))}"
+            )
         window = self._window(at, x, kernel)
         operands = [x, w] + ([xs[2]] if len(xs) > 2 and xs[2] is not None else [])
         return [self.emit(spec.Conv2dOp, operands, groups=int(at.get("group", 1)), **window)]
 
     def _op_MaxPool(self, at, xs):
         window = self._window(at, xs[0], at["kernel_shape"])
-        return [self.emit(spec.Maxpool2dOp, xs[:1], kernel=tuple(at["kernel_shape"]),
-                          ceil_mode=bool(at.get("ceil_mode", 0)), **window)]
+        return [
+            self.emit(
+                spec.Maxpool2dOp,
+                xs[:1],
+                kernel=tuple(at["kernel_shape"]),
+                ceil_mode=bool(at.get("ceil_mode", 0)),
+                **window,
+            )
+        ]
 
     def _op_AveragePool(self, at, xs):
         window = self._window(at, xs[0], at["kernel_shape"])
         if window.pop("dilations") != (1, 1):
             raise _Unsupported("AveragePool with dilations")
-        return [self.emit(spec.Avgpool2dOp, xs[:1], kernel=tuple(at["kernel_shape"]),
-                          ceil_mode=bool(at.get("ceil_mode", 0)),
-                          count_include_pad=bool(at.get("count_include_pad", 0)), **window)]
+        return [
+            self.emit(
+                spec.Avgpool2dOp,
+                xs[:1],
+                kernel=tuple(at["kernel_shape"]),
+                ceil_mode=bool(at.get("ceil_mode", 0)),
+                count_include_pad=bool(at.get("count_include_pad", 0)),
+                **window,
+            )
+        ]
 
     def _op_GlobalAveragePool(self, at, xs):
         if len(self.shape(xs[0])) != 4:
@@ -677,7 +555,11 @@ class _Importer:
         axes = tuple(range(axis, len(shape)))
         s, b = fitted(scale), fitted(bias)
         if s is not False and b is not False:
-            return [self.emit(spec.LayernormOp, [x, s] + ([b] if b is not None else []), axes=axes, eps=eps)]
+            return [
+                self.emit(
+                    spec.LayernormOp, [x, s] + ([b] if b is not None else []), axes=axes, eps=eps
+                )
+            ]
         y = self.emit(spec.MulOp, [self.emit(spec.LayernormOp, [x], axes=axes, eps=eps), scale])
         return [y if bias is None else self.emit(spec.AddOp, [y, bias])]
 
@@ -688,16 +570,28 @@ class _Importer:
 
     def _op_Reshape(self, at, xs):
         target = self.constant_input(xs[1], "target shape")
-        shape = _reshape_target(self.shape(xs[0]), target, at.get("allowzero", 0))
+        shape = onnx_fold.reshape_target(self.shape(xs[0]), target, at.get("allowzero", 0))
         return [self.emit(spec.ReshapeOp, xs[:1], shape=shape)]
 
     def _op_Squeeze(self, at, xs):
-        axes = at.get("axes") if self.opset < 13 else self.constant_input(xs[1] if len(xs) > 1 else None, "axes")
-        return [self.emit(spec.ReshapeOp, xs[:1], shape=_squeeze_target(self.shape(xs[0]), axes))]
+        axes = (
+            at.get("axes")
+            if self.opset < 13
+            else self.constant_input(xs[1] if len(xs) > 1 else None, "axes")
+        )
+        return [
+            self.emit(
+                spec.ReshapeOp, xs[:1], shape=onnx_fold.squeeze_target(self.shape(xs[0]), axes)
+            )
+        ]
 
     def _op_Unsqueeze(self, at, xs):
         axes = at.get("axes") if self.opset < 13 else self.constant_input(xs[1], "axes")
-        return [self.emit(spec.ReshapeOp, xs[:1], shape=_unsqueeze_target(self.shape(xs[0]), axes))]
+        return [
+            self.emit(
+                spec.ReshapeOp, xs[:1], shape=onnx_fold.unsqueeze_target(self.shape(xs[0]), axes)
+            )
+        ]
 
     def _op_Transpose(self, at, xs):
         perm = at.get("perm") or tuple(reversed(range(len(self.shape(xs[0])))))
@@ -717,7 +611,7 @@ class _Importer:
                 for i in range(1, 5)
             )
             args = tuple(None if a is None else np.ravel(a) for a in args)
-        starts, ends, steps = _slice_bounds(self.shape(xs[0]), *args)
+        starts, ends, steps = onnx_fold.slice_bounds(self.shape(xs[0]), *args)
         return [self.emit(spec.SliceOp, xs[:1], starts=starts, ends=ends, steps=steps)]
 
     def _reduce(self, cls, at, xs, axes_input_from):

@@ -79,7 +79,9 @@ def _layernorm(x, scale=None, bias=None, *, axes, eps):
 
 def _batchnorm(x, scale, bias, mean, var, *, eps):
     c = [1, x.shape[1]] + [1] * (x.ndim - 2)
-    return (x - mean.reshape(c)) / np.sqrt(var.reshape(c) + eps) * scale.reshape(c) + bias.reshape(c)
+    return (x - mean.reshape(c)) / np.sqrt(var.reshape(c) + eps) * scale.reshape(c) + bias.reshape(
+        c
+    )
 
 
 # ---------------------------------------------------------------- windows (NCHW)
@@ -107,8 +109,12 @@ def _conv2d(x, w, b=None, *, strides, pads, dilations, groups):
         wg = w[g * og : (g + 1) * og]
         for p in range(kh):
             for q in range(kw):
-                patch = xg[:, :, p * d0 : p * d0 + s0 * (oh - 1) + 1 : s0,
-                           q * d1 : q * d1 + s1 * (ow - 1) + 1 : s1]
+                patch = xg[
+                    :,
+                    :,
+                    p * d0 : p * d0 + s0 * (oh - 1) + 1 : s0,
+                    q * d1 : q * d1 + s1 * (ow - 1) + 1 : s1,
+                ]
                 y[:, g * og : (g + 1) * og] += np.einsum("ncij,oc->noij", patch, wg[:, :, p, q])
     if b is not None:
         y += b.reshape(1, o, 1, 1)
@@ -150,7 +156,9 @@ def _avgpool2d(x, *, kernel, strides, pads, ceil_mode, count_include_pad):
         inside_c = [c for c in cols if 0 <= c < w]
         total = x[:, :, inside_r][:, :, :, inside_c].sum(axis=(2, 3))
         if count_include_pad:  # padding counts, the ceil-mode overhang past it does not
-            n = sum(-pads[0] <= r < h + pads[2] for r in rows) * sum(-pads[1] <= c < w + pads[3] for c in cols)
+            n = sum(-pads[0] <= r < h + pads[2] for r in rows) * sum(
+                -pads[1] <= c < w + pads[3] for c in cols
+            )
         else:
             n = len(inside_r) * len(inside_c)
         out[:, :, i, j] = total / n
