@@ -33,7 +33,7 @@ def flags(portable: bool = False) -> list[str]:
 def build_shared(source: Path, output: Path, portable: bool = False) -> list[str]:
     """Compile `source` into `output` (a .so); returns the command line used."""
     cmd = [compiler(), *flags(portable), "-o", str(output), str(source), "-lm"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
     if proc.returncode != 0:
         raise BuildError(f"C compiler failed ({' '.join(cmd)}):\n{proc.stderr.strip()[:2000]}")
     return cmd

@@ -13,6 +13,7 @@ import math
 import re
 import struct
 from collections.abc import Iterable
+from typing import ClassVar
 
 from xdsl.dialects import arith, func, memref, scf
 from xdsl.dialects import math as xmath
@@ -55,24 +56,24 @@ class CTarget:
 
     kernel_prefix = "static void"
     restrict = "restrict"
-    binary = {
+    binary: ClassVar[dict] = {
         arith.AddfOp: "+", arith.SubfOp: "-", arith.MulfOp: "*", arith.DivfOp: "/",
         arith.AddiOp: "+", arith.SubiOp: "-", arith.MuliOp: "*",
         arith.DivSIOp: "/", arith.RemSIOp: "%", arith.AndIOp: "&", arith.OrIOp: "|",
     }
-    unary_call = {
+    unary_call: ClassVar[dict] = {
         xmath.ExpOp: "expf", xmath.LogOp: "logf", xmath.SqrtOp: "sqrtf",
         xmath.TanhOp: "tanhf", xmath.ErfOp: "erff", xmath.AbsFOp: "fabsf",
         arith.MaximumfOp: "vnnc_maximumf", arith.MinimumfOp: "vnnc_minimumf",
     }
-    cmpf = {
+    cmpf: ClassVar[dict] = {
         "oeq": "{a} == {b}", "ogt": "{a} > {b}", "oge": "{a} >= {b}", "olt": "{a} < {b}",
         "ole": "{a} <= {b}", "one": "({a} < {b} || {a} > {b})", "ord": "({a} == {a} && {b} == {b})",
         "ueq": "!({a} < {b} || {a} > {b})", "ugt": "!({a} <= {b})", "uge": "!({a} < {b})",
         "ult": "!({a} >= {b})", "ule": "!({a} > {b})", "une": "{a} != {b}",
         "uno": "({a} != {a} || {b} != {b})", "false": "0", "true": "1",
     }
-    cmpi = {"eq": "==", "ne": "!=", "slt": "<", "sle": "<=", "sgt": ">", "sge": ">="}
+    cmpi: ClassVar[dict] = {"eq": "==", "ne": "!=", "slt": "<", "sle": "<=", "sgt": ">", "sge": ">="}
     prelude = """#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -94,6 +95,9 @@ static void* vnnc_alloc(size_t bytes) {
   return aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
 }
 """
+
+
+_DTYPE_NAMES = {"float": "float32", "double": "float64", "int64_t": "int64"}
 
 
 def _elem(t) -> str:
@@ -352,8 +356,11 @@ def abi_source(module: ModuleOp, params: list[tuple[str, str, MemRefType]]) -> t
         f"int vnnc_model_num_params(void) {{ return {n_params}; }}",
         "const char* vnnc_model_param_name(int i) { return (i >= 0 && i < vnnc_model_num_params()) ? vnnc_param_names[i] : 0; }",
         "long vnnc_model_param_size(int i) { return (i >= 0 && i < vnnc_model_num_params()) ? vnnc_param_sizes[i] : -1; }",
+        f"static const char* const vnnc_param_dtypes[{max(n_params, 1)}] = {{"
+        + ", ".join(f'"{_DTYPE_NAMES[_elem(p[2].element_type)]}"' for p in params) + ("" if params else "0") + "};",
+        "const char* vnnc_model_param_dtype(int i) { return (i >= 0 && i < vnnc_model_num_params()) ? vnnc_param_dtypes[i] : 0; }",
         "int vnnc_model_bind_params(const void* const* params) {",
-        *[f"  {c} = (const float*)params[{i}];" for i, (_, c, _) in enumerate(params)],
+        *[f"  {c} = (const {_elem(t.element_type)}*)params[{i}];" for i, (_, c, t) in enumerate(params)],
         "  return 0;",
         "}",
         "int vnnc_model_run(const void* const* args) {",
@@ -368,8 +375,9 @@ def abi_source(module: ModuleOp, params: list[tuple[str, str, MemRefType]]) -> t
  *
  * Buffers are dense, row-major, native-endian; float32 unless noted.
  * 1. Bind parameters once: vnnc_model_bind_params(ptrs) with ptrs[i] pointing at
- *    parameter i (name: vnnc_model_param_name(i), vnnc_model_param_size(i) float32
- *    elements, as stored in params.safetensors). The pointers must stay valid.
+ *    parameter i (name: vnnc_model_param_name(i), vnnc_model_param_size(i) elements of
+ *    vnnc_model_param_dtype(i): "float32" or "int64", as stored in params.safetensors).
+ *    The pointers must stay valid while the model is used.
  * 2. Run: vnnc_model_run(args) with one pointer per model input, then one per output:
 {arg_doc}
  *    Outputs must not overlap inputs. Returns 0 on success, 1 if memory ran out.
@@ -384,6 +392,7 @@ extern "C" {{
 int vnnc_model_num_params(void);
 const char* vnnc_model_param_name(int i);
 long vnnc_model_param_size(int i);
+const char* vnnc_model_param_dtype(int i);
 int vnnc_model_bind_params(const void* const* params);
 int vnnc_model_run(const void* const* args);
 #ifdef __cplusplus

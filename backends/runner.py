@@ -25,13 +25,18 @@ class Runner:
         lib = self.lib
         lib.vnnc_model_param_name.restype = ctypes.c_char_p
         lib.vnnc_model_param_size.restype = ctypes.c_long
+        lib.vnnc_model_param_dtype.restype = ctypes.c_char_p
         n = lib.vnnc_model_num_params()
         self._params = []
         for i in range(n):
             name = lib.vnnc_model_param_name(i).decode()
             if name not in params:
                 raise RunError(f"parameter {name!r} is missing from the parameter file")
-            array = np.ascontiguousarray(params[name], dtype=np.float32)
+            dtype = DTYPES.get(lib.vnnc_model_param_dtype(i).decode())
+            if dtype is None or params[name].dtype != dtype:
+                raise RunError(f"parameter {name!r} is {params[name].dtype}, the library expects "
+                               f"{lib.vnnc_model_param_dtype(i).decode()}")
+            array = np.ascontiguousarray(params[name])
             if array.size != lib.vnnc_model_param_size(i):
                 raise RunError(f"parameter {name!r} has {array.size} elements, the library expects "
                                f"{lib.vnnc_model_param_size(i)}")

@@ -23,14 +23,13 @@ from pathlib import Path
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = "1"
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 ACAS = ROOT.parent / "shared/data/vnncomp2021/acasxu/ACASXU_run2a_1_1_batch_2000.onnx"
 
 
 def mlp_onnx(params):
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     nodes, inits, x = [], [], "x"
@@ -50,7 +49,6 @@ def mlp_onnx(params):
 
 
 def cnn_onnx(params):
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     inits = [numpy_helper.from_array(v, k) for k, v in params.items()]
@@ -75,7 +73,9 @@ def acas_onnx():
     import onnx
 
     model = onnx.load(str(ACAS))
-    model.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "N"
+    inits = {i.name for i in model.graph.initializer}
+    real = next(i for i in model.graph.input if i.name not in inits)
+    real.type.tensor_type.shape.dim[0].dim_param = "N"
     return model
 
 
@@ -141,7 +141,6 @@ def main() -> int:
 
     import onnx
     import onnxruntime as ort
-
     import vnnc
     from vnnc import safetensors
 
@@ -163,7 +162,8 @@ def main() -> int:
         path = tmp / f"{kind}.onnx"
         onnx.save(model, str(path))
         sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-        in_name = sess.get_inputs()[0].name
+        inits = {i.name for i in model.graph.initializer}
+        in_name = next(i.name for i in sess.get_inputs() if i.name not in inits)
         for batch in (int(b) for b in args.batches.split(",")):
             t0 = time.perf_counter()
             bundle = vnnc.compile(path, out=tmp / f"{kind}-{batch}", batch=batch, force=True)
@@ -171,7 +171,7 @@ def main() -> int:
             runner = bundle.runner()
             x = np.random.default_rng(0).random((batch, *shape), dtype=np.float32)
             fns = {"vnnc": lambda x, r=runner: r.run(x)[0],
-                   "onnxruntime": lambda x: sess.run(None, {in_name: x})[0]}
+                   "onnxruntime": lambda x, s=sess, n=in_name: s.run(None, {n: x})[0]}
             npf = numpy_forward(kind, params) if params is not None else None
             if npf:
                 fns["numpy"] = npf

@@ -122,9 +122,12 @@ def emit(model_path: str | Path, level: str, batch: int = 1, pipeline: str = "de
     module = parse_module(stages[-1].text, "final stage")
     if level == "loops":
         return custom_text(module)
-    from vnnc.backends.c import abi_source, emit_c
+    from vnnc.backends.c import CPrintError, abi_source, emit_c
 
-    src, params = emit_c(module)
+    try:
+        src, params = emit_c(module)
+    except CPrintError as e:
+        raise VnncError(f"{model_path}: {e}") from None
     return src + abi_source(module, params)[0]
 
 
@@ -146,8 +149,10 @@ def compile_model(
 
     model_path = Path(model_path)
     out = Path(out) if out is not None else Path("build") / model_path.name.split(".")[0]
-    if out.exists() and not force:
-        raise VnncError(f"{out}: already exists (use --force to replace it)")
+    if out.exists() or out.is_symlink():
+        if not force:
+            raise VnncError(f"{out}: already exists (use --force to replace it)")
+        _check_replaceable(out)
     if out.resolve() == model_path.resolve() or model_path.resolve().is_relative_to(out.resolve()):
         raise VnncError(f"{out}: refusing to replace a directory holding the model itself")
 
@@ -160,8 +165,11 @@ def compile_model(
             print(f"// -----// IR after {stage.pass_name} ({name}) //----- //")
             print(custom_text(parse_module(stage.text, name)))
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as e:
+        raise VnncError(f"{out}: cannot create the bundle directory: {e.strerror}") from None
     try:
         (tmp / "stages").mkdir()
         (tmp / "witnesses").mkdir()
@@ -227,6 +235,15 @@ def compile_model(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return Bundle(out)
+
+
+def _check_replaceable(out: Path) -> None:
+    """--force replaces a bundle (or an empty directory), never other user data."""
+    if out.is_dir() and not out.is_symlink() and (
+        (out / "manifest.json").is_file() or not any(out.iterdir())
+    ):
+        return
+    raise VnncError(f"{out}: exists and is not a vnnc bundle; refusing to replace it, even with --force")
 
 
 def _replace_dir(new: Path, dest: Path) -> None:

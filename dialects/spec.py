@@ -130,7 +130,13 @@ class SpecOp(IRDLOperation):
             result_type = tensor(shape)
         super().__init__(operands=[list(inputs)], result_types=[result_type], properties=props)
 
+    PROP_KINDS: ClassVar[dict[str, type]] = {}
+
     def verify_(self) -> None:
+        for prop, kind in self.PROP_KINDS.items():
+            attr = self.properties.get(prop)
+            if attr is not None and not _kind_ok(attr, kind):
+                raise VerifyException(f"{self.name}: property {prop} must be {KIND_NAMES[kind]}, got {attr}")
         try:
             shape = infer_shape(self.short_name(), [shape_of(v) for v in self.inputs], self.attrs())
         except ShapeError as e:
@@ -192,13 +198,38 @@ class ConstantOp(IRDLOperation):
         super().__init__(result_types=[value.get_type()], properties={"value": value})
 
 
+KIND_NAMES = {int: "an i64 integer", float: "a float", bool: "a bool (true/false)",
+              str: "a string", tuple: "an array<i64: ...>"}
+"""Property kinds: a required property is declared by its kind (`{"axis": int}`), an
+optional one by its default value (`{"eps": 1e-5}`). Kinds are checked by the op's
+verifier, so a wrong kind is reported with the op's name rather than at parse time."""
+
+
+def _kind_ok(attr: Attribute, kind: type) -> bool:
+    if kind is bool:
+        return isinstance(attr, IntegerAttr) and attr.type == IntegerType(1)
+    if kind is int:
+        return isinstance(attr, IntegerAttr) and attr.type == i64
+    if kind is float:
+        return isinstance(attr, FloatAttr)
+    if kind is str:
+        return isinstance(attr, StringAttr)
+    return isinstance(attr, DenseArrayBase) and attr.elt_type == i64
+
+
 def _op(name: str, doc: str, props: dict[str, Any] | None = None, base: type = SpecOp) -> type:
     """Declare a spec op: its name, its math (the docstring) and its properties."""
     fields: dict[str, Any] = {"name": f"spec.{name}", "__doc__": doc, "__module__": __name__}
-    for prop, default in (props or {}).items():
-        fields[prop] = prop_def(AnyAttr()) if default is None else prop_def(
-            AnyAttr(), default_value=to_attr(default)
-        )
+    kinds = {}
+    for prop, kind in (props or {}).items():
+        if isinstance(kind, type):
+            fields[prop] = prop_def(AnyAttr())
+            kinds[prop] = kind
+        else:
+            fields[prop] = prop_def(AnyAttr(), default_value=to_attr(kind))
+            kinds[prop] = type(kind)
+    fields["PROP_KINDS"] = kinds
+    fields["__annotations__"] = {"PROP_KINDS": ClassVar[dict[str, type]]}
     cls_name = "".join(part.capitalize() for part in name.split("_")) + "Op"
     return irdl_op_definition(type(cls_name, (base,), fields))
 
@@ -229,12 +260,12 @@ ErfOp = _op("erf", "y = erf(x) = 2/sqrt(pi) * integral_0^x exp(-t^2) dt.")
 ExpOp = _op("exp", "y = exp(x).")
 LogOp = _op("log", "y = ln(x).")
 SqrtOp = _op("sqrt", "y = sqrt(x).")
-SoftmaxOp = _op("softmax", "y_i = exp(x_i) / sum_j exp(x_j) along `axis`.", {"axis": None})
-LogSoftmaxOp = _op("log_softmax", "y_i = x_i - log sum_j exp(x_j) along `axis`.", {"axis": None})
+SoftmaxOp = _op("softmax", "y_i = exp(x_i) / sum_j exp(x_j) along `axis`.", {"axis": int})
+LogSoftmaxOp = _op("log_softmax", "y_i = x_i - log sum_j exp(x_j) along `axis`.", {"axis": int})
 LayernormOp = _op(
     "layernorm",
     "y = (x - mean) / sqrt(var + eps) [* scale + bias] with mean and biased var over `axes`.",
-    {"axes": None, "eps": 1e-5},
+    {"axes": tuple, "eps": 1e-5},
 )
 BatchnormOp = _op(
     "batchnorm",
@@ -251,29 +282,29 @@ Conv2dOp = _op(
 Maxpool2dOp = _op(
     "maxpool2d",
     "y[n,c,i,j] = max over the window of x (padding never wins: it is -inf).",
-    {"kernel": None, "strides": None, "pads": (0, 0, 0, 0), "dilations": (1, 1), "ceil_mode": False},
+    {"kernel": tuple, "strides": tuple, "pads": (0, 0, 0, 0), "dilations": (1, 1), "ceil_mode": False},
 )
 Avgpool2dOp = _op(
     "avgpool2d",
     "y[n,c,i,j] = mean of x over the window; the divisor counts padding only when "
     "count_include_pad (never the part of a ceil-mode window past the padding).",
-    {"kernel": None, "strides": None, "pads": (0, 0, 0, 0), "ceil_mode": False,
+    {"kernel": tuple, "strides": tuple, "pads": (0, 0, 0, 0), "ceil_mode": False,
      "count_include_pad": False},
 )
 GlobalAvgpoolOp = _op("global_avgpool", "y[n,c,0,0] = mean over h, w of x[n,c,h,w].")
 FlattenOp = _op("flatten", "y = x reshaped to [prod(shape[:axis]), prod(shape[axis:])].", {"axis": 1})
-ReshapeOp = _op("reshape", "y = x reshaped (row-major) to `shape`.", {"shape": None})
+ReshapeOp = _op("reshape", "y = x reshaped (row-major) to `shape`.", {"shape": tuple})
 TransposeOp = _op("transpose", "y[i_perm[0], ...] = x[i_0, ...]: y.shape[k] = x.shape[perm[k]].",
-                  {"perm": None})
-ConcatOp = _op("concat", "y = the operands joined along `axis`.", {"axis": None})
+                  {"perm": tuple})
+ConcatOp = _op("concat", "y = the operands joined along `axis`.", {"axis": int})
 SliceOp = _op(
     "slice",
     "y[..i..] = x[..starts[d] + i*steps[d]..] per dimension d, up to (not including) ends[d].",
-    {"starts": None, "ends": None, "steps": None},
+    {"starts": tuple, "ends": tuple, "steps": tuple},
 )
-ReduceSumOp = _op("reduce_sum", "y = sum of x over `axes`.", {"axes": None, "keepdims": False})
-ReduceMeanOp = _op("reduce_mean", "y = mean of x over `axes`.", {"axes": None, "keepdims": False})
-ReduceMaxOp = _op("reduce_max", "y = max of x over `axes`.", {"axes": None, "keepdims": False})
+ReduceSumOp = _op("reduce_sum", "y = sum of x over `axes`.", {"axes": tuple, "keepdims": False})
+ReduceMeanOp = _op("reduce_mean", "y = mean of x over `axes`.", {"axes": tuple, "keepdims": False})
+ReduceMaxOp = _op("reduce_max", "y = max of x over `axes`.", {"axes": tuple, "keepdims": False})
 MseLossOp = _op("mse_loss", "y = mean((pred - target)^2) over all elements.")
 CrossEntropyOp = _op(
     "cross_entropy",

@@ -13,13 +13,12 @@ import math
 from pathlib import Path
 
 import numpy as np
-from xdsl.dialects.builtin import ModuleOp, StringAttr
-from xdsl.dialects.func import FuncOp, ReturnOp
-from xdsl.ir import Block, Region
-
 from vnnc import safetensors
 from vnnc.dialects import spec
 from vnnc.model import name_attrs
+from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.dialects.func import FuncOp, ReturnOp
+from xdsl.ir import Block, Region
 
 HERE = Path(__file__).parent
 
@@ -87,7 +86,8 @@ def mlp() -> None:
 def cnn() -> None:
     """Two 3x3 convolutions with ReLU and 2x2 max-pooling, then a linear layer, on 1x28x28."""
     m = ModelWriter("cnn", [1, 1, 28, 28], seed=28)
-    pool = dict(kernel=(2, 2), strides=(2, 2), pads=(0, 0, 0, 0), dilations=(1, 1), ceil_mode=False)
+    pool = {"kernel": (2, 2), "strides": (2, 2), "pads": (0, 0, 0, 0), "dilations": (1, 1),
+            "ceil_mode": False}
     h = m.op(spec.ReluOp, [m.conv(m.block.args[0], "conv1", 1, 8, 3, "c1")], "r1")
     h = m.op(spec.Maxpool2dOp, [h], "p1", **pool)
     h = m.op(spec.ReluOp, [m.conv(h, "conv2", 8, 16, 3, "c2")], "r2")

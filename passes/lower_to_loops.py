@@ -207,9 +207,8 @@ class _Lowering:
             if direct.get(v) is not dest:
                 b.insert(memref.CopyOp(env[v], dest))
         for v in allocated:
-            if v not in last_use or last_use[v] is ret:
-                if direct.get(v) is None:
-                    b.insert(memref.DeallocOp.get(env[v]))
+            if (v not in last_use or last_use[v] is ret) and direct.get(v) is None:
+                b.insert(memref.DeallocOp.get(env[v]))
         b.insert(func.ReturnOp())
 
         names = _io_names(spec_main)

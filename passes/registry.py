@@ -16,9 +16,4 @@ PASS_FACTORIES: dict[str, Callable[[], type[ModulePass]]] = {
 }
 
 
-class _Lazy(dict):
-    def __missing__(self, key):
-        raise KeyError(key)
-
-
 PASSES: dict[str, Callable[[], ModulePass]] = {name: (lambda f=f: f()()) for name, f in PASS_FACTORIES.items()}

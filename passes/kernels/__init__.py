@@ -33,9 +33,9 @@ Writer = Callable[[KernelBuilder, KernelSpec], None]
 
 
 def writers() -> dict[str, Writer]:
-    from vnnc.passes.kernels import contraction, elementwise
+    from vnnc.passes.kernels import contraction, data, elementwise, normalize, window
 
     table: dict[str, Writer] = {}
-    for module in (elementwise, contraction):
+    for module in (elementwise, contraction, normalize, window, data):
         table.update(module.WRITERS)
     return table

@@ -1,0 +1,1 @@
+"""vnnc.verifier: the trusted checker. Imports only the standard library, numpy and mpmath."""
