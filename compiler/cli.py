@@ -61,7 +61,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
         print_ir_after_all=args.print_ir_after_all,
     )
     m = bundle.manifest
-    print(f"bundle: {bundle.path}")
+    print(f"bundle: {bundle.path} (verified: every step checked and accepted)")
     for label, rows in (("inputs", m["inputs"]), ("outputs", m["outputs"])):
         print(f"{label}: " + ", ".join(_signature_entry(r) for r in rows))
     print(f"compiled in {m['compile_seconds']:.2f} s")
@@ -70,6 +70,29 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 def _signature_entry(row: dict) -> str:
     return f"{row['name']} {list(row['shape'])} {row['dtype']}"
+
+
+# ---------------------------------------------------------------- check
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Re-validate a bundle with the trusted checker alone (no xDSL, no compiler code)."""
+    from vnnc.verifier.bundle import check_bundle
+
+    root = Path(args.bundle)
+    if not root.is_dir():
+        raise VnncError(f"{root}: not a directory")
+    rows = check_bundle(root, sample=not args.no_sample)
+    width = max(len(r["stage"]) for r in rows)
+    for r in rows:
+        note = f"  {r['reason']}" if r["reason"] else ""
+        print(f"{r['stage']:<{width}}  {r['verdict']:<8}  {r['seconds']:7.3f} s  {r['witness']}{note}")
+    bad = [r for r in rows if r["verdict"] != "accepted"]
+    if bad:
+        return _fail(f"{root}: NOT verified: {len(bad)} of {len(rows)} steps rejected "
+                     f"(first: {bad[0]['stage']}: {bad[0]['reason']})")
+    print(f"{root}: verified ({len(rows)} steps accepted)")
+    return 0
 
 
 # ---------------------------------------------------------------- bundles on disk
@@ -342,6 +365,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("bundle", metavar="DIR", help="a bundle written by `vnnc compile`")
     p.add_argument("--stage", metavar="NAME", help="the stage to print")
     p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("check", help="re-validate a bundle with the trusted checker alone",
+                       description="Re-check every witness, hash and the library of bundle DIR "
+                                   "with vnnc.verifier only. Exit 0 only when every step is "
+                                   "accepted.")
+    p.add_argument("bundle", metavar="DIR", help="a bundle written by `vnnc compile`")
+    p.add_argument("--no-sample", action="store_true",
+                   help="skip running the library on sampled inputs")
+    p.set_defaults(func=cmd_check)
     return parser
 
 

@@ -186,6 +186,16 @@ def compile_model(
                 witness_rows.append({"stage": name, "file": f"witnesses/{name}.json"})
             prev_hash = h
         safetensors.write(tmp / "params.safetensors", model.params)
+        # witness 00 (spec-wellformed) relates the parameter file to the spec stage
+        import_witness = {
+            "version": 1, "pass": "import", "kind": "spec-wellformed",
+            "source_sha256": hashlib.sha256((tmp / "params.safetensors").read_bytes()).hexdigest(),
+            "target_sha256": stage_rows[0]["sha256"],
+            "claims": {"inputs": inputs, "outputs": outputs,
+                       "params": {k: safetensors.param_sha256(v) for k, v in model.params.items()}},
+        }
+        (tmp / "witnesses" / "00-import.json").write_text(json.dumps(import_witness, indent=1))
+        witness_rows.insert(0, {"stage": "00-import", "file": "witnesses/00-import.json"})
 
         # the backend reads the final stage back from the bundle, not from memory
         final = (tmp / stage_rows[-1]["file"]).read_text()
@@ -220,21 +230,34 @@ def compile_model(
                        "sha256": hashlib.sha256((tmp / "params.safetensors").read_bytes()).hexdigest(),
                        "entries": {k: safetensors.param_sha256(v) for k, v in model.params.items()}},
             "artifacts": {"library": "libmodel.so", "header": "model.h", "source": "model.c"},
+            "artifact_sha256": {key: hashlib.sha256((tmp / f).read_bytes()).hexdigest() for key, f in
+                                (("library", "libmodel.so"), ("header", "model.h"), ("source", "model.c"))},
             "build": {"command": " ".join(cmd[:-3] + cmd[-2:]), "flags": flags(portable),
                       "seconds": round(build_seconds, 3)},
             "compile_seconds": round(time.perf_counter() - t_start, 3),
             "tested": model.tested,
             "checks": [],
             "verified": False,
-            "verified_note": "witnesses are recorded; the trusted checker does not yet validate them",
         }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+        # the trusted checker re-reads the bundle's files, exactly as `vnnc check` does
+        from vnnc.verifier.bundle import check_bundle
+
+        manifest["checks"] = check_bundle(tmp)
+        manifest["verified"] = all(row["verdict"] == "accepted" for row in manifest["checks"])
+        manifest["compile_seconds"] = round(time.perf_counter() - t_start, 3)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
         os.chmod(tmp, 0o755)
         _replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return Bundle(out)
+    bundle = Bundle(out)
+    rejected = [row for row in manifest["checks"] if row["verdict"] != "accepted"]
+    if rejected:
+        reasons = "; ".join(f"{r['stage']}: {r['reason']}" for r in rejected)
+        raise VnncError(f"{out}: written but NOT verified: the checker rejected {reasons}")
+    return bundle
 
 
 def _check_replaceable(out: Path) -> None:

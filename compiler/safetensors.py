@@ -23,8 +23,14 @@ class SafetensorsError(ValueError):
     pass
 
 
+def _contiguous(array) -> np.ndarray:
+    """C-contiguous, keeping 0-d arrays 0-d (np.ascontiguousarray makes them 1-d)."""
+    array = np.asarray(array)
+    return array if array.flags.c_contiguous else array.copy(order="C")
+
+
 def param_sha256(array: np.ndarray) -> str:
-    array = np.ascontiguousarray(array)
+    array = _contiguous(array)
     tag = NAMES[array.dtype]
     head = b"vnnc-param\0" + tag.encode() + b"\0" + ",".join(map(str, array.shape)).encode() + b"\0"
     return hashlib.sha256(head + array.astype(array.dtype.newbyteorder("<")).tobytes()).hexdigest()
@@ -35,7 +41,7 @@ def write(path: str | Path, tensors: dict[str, np.ndarray]) -> None:
     blobs: list[bytes] = []
     offset = 0
     for name, array in tensors.items():
-        array = np.ascontiguousarray(array)
+        array = _contiguous(array)
         if array.dtype not in NAMES:
             raise SafetensorsError(f"{name}: unsupported dtype {array.dtype}")
         data = array.astype(array.dtype.newbyteorder("<")).tobytes()

@@ -21,6 +21,7 @@ from vnnc.dialects.spec import ConstantOp, ParamOp, SpecOp
 from vnnc.passes import witness
 from vnnc.passes.kernels import KernelSpec, writers
 from vnnc.passes.kernels.builder import KernelBuilder
+from vnnc.passes.kernels.certificate import kernel_stores
 from xdsl.builder import Builder, InsertPoint
 from xdsl.context import Context
 from xdsl.dialects import func, memref
@@ -235,13 +236,15 @@ class LowerToLoopsPass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         lowering = _Lowering(op, writers())
         lowering.run()
+        fns = {fn.sym_name.data: fn for fn in lowering.kernel_ops}
         witness.record(
             NAME,
             "loop-nests",
             {
                 "kernels": [
                     {"kernel": name, "op": f"spec.{k.op}", "in_shapes": [list(s) for s in k.in_shapes],
-                     "out_shape": list(k.out_shape), "attrs": {a: _jsonable(v) for a, v in k.attrs}}
+                     "out_shape": list(k.out_shape), "attrs": {a: _jsonable(v) for a, v in k.attrs},
+                     "stores": _jsonable(kernel_stores(fns[name]))}
                     for k, name in lowering.kernels.items()
                 ],
                 "calls": lowering.calls,

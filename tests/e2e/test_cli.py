@@ -236,7 +236,7 @@ def test_inspect_lists_stages_and_artifacts(work):
         assert stage["name"] in proc.stdout and stage["sha256"][:12] in proc.stdout
     for file in ("libmodel.so", "model.h", "model.c", "params.safetensors"):
         assert file in proc.stdout
-    assert "verified: no" in proc.stdout
+    assert "verified: yes" in proc.stdout
 
 
 @pytest.mark.parametrize("names, marker", [
