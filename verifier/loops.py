@@ -25,7 +25,7 @@ import struct
 import numpy as np
 from vnnc.verifier import kernels
 from vnnc.verifier.check import Reject
-from vnnc.verifier.mlir import Dense, DenseArray, Op, Sym, Typed, Unit, parse
+from vnnc.verifier.mlir import Dense, DenseArray, Op, Sym, Type, Typed, Unit, parse
 
 CMPF = ["false", "oeq", "ogt", "oge", "olt", "ole", "one", "ord", "ueq", "ugt", "uge", "ult", "ule",
         "une", "uno", "true"]
@@ -271,7 +271,7 @@ def check(source: str, target: str, witness: dict, params) -> None:
         if tuple(want) != tuple(got):
             raise Reject(f"kernel @{name}: the certificate is not the definition of spec.{op}")
         stored_once(got, out, name)
-        certified[name] = (op, ins, out, attrs)
+        certified[name] = (op, ins, out, attrs, tuple(reader.types))
     if set(fns) - set(certified) != {"main"}:
         raise Reject(f"uncertified functions in the stage: {sorted(set(fns) - set(certified) - {'main'})}")
     calls = call_graph(spec, loops, certified)
@@ -387,6 +387,9 @@ def call_graph(spec: Op, loops: Op, certified: dict) -> list:
             if cert is None or cert[0] != short or cert[1] != tuple(t.shape for t in sop.operand_types) \
                     or cert[2] != sop.result_types[0].shape or cert[3] != attrs:
                 raise Reject(f"{sop.name} is called as @{kname}, not a kernel certified for it")
+            types = tuple(Type("memref", t.shape, t.elem) for t in (*sop.operand_types, *sop.result_types))
+            if cert[4] != types or tuple(call.operand_types) != types:
+                raise Reject(f"call @{kname} for {sop.name} has buffer types other than the spec op's")
             if call.operands != [*args, dest]:
                 raise Reject(f"call @{kname} for {sop.name} passes the wrong buffers")
             calls.append({"kernel": kname, "op": sop.name})
