@@ -160,6 +160,9 @@ def compile_model(
     model = load_model(model_path, batch)
     inputs, outputs = signature(model.module)
     stages = run_pipeline(model, PIPELINES[pipeline])
+    cross_check = _cross_check_onnx(model, stages[0].text, model_path)
+    if cross_check is not None:
+        model.tested.append(cross_check)
     if print_ir_after_all:
         for name, stage in _stage_files(stages):
             print(f"// -----// IR after {stage.pass_name} ({name}) //----- //")
@@ -258,6 +261,98 @@ def compile_model(
         reasons = "; ".join(f"{r['stage']}: {r['reason']}" for r in rejected)
         raise VnncError(f"{out}: written but NOT verified: the checker rejected {reasons}")
     return bundle
+
+
+ONNX_CROSS_CHECK_SAMPLES = 3
+ONNX_CROSS_CHECK_TOLERANCE = 1e-4
+"""The ONNX cross-check passes when max |ORT - reference| <= this * max(1, max |reference|)."""
+
+_ORT_DTYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16}
+
+
+def _cross_check_onnx(model, stage_text: str, path: Path) -> dict | None:
+    """Test the ONNX import against onnxruntime: the manifest's `tested` row, or None when
+    the model is not ONNX or onnxruntime is not installed.
+
+    The import is a trust boundary (TRUST.md): this is a test, recorded under `tested` and
+    never under `checks`; a failure is a warning on stderr, not a rejection. The imported
+    spec runs in the checker's own float64 evaluator (`vnnc.verifier.semantics.evaluate`
+    on the stage-00 text, parameters as float64), the original file in onnxruntime (CPU,
+    one thread), on seeded float32 inputs uniform in [-1, 1].
+    """
+    if not path.name.lower().endswith((".onnx", ".onnx.gz")):
+        return None
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None
+    import gzip
+    import sys
+
+    from vnnc.verifier.mlir import parse
+    from vnnc.verifier.semantics import evaluate, main_function
+
+    row = {"what": "onnx-import", "against": f"onnxruntime {ort.__version__}",
+           "samples": ONNX_CROSS_CHECK_SAMPLES, "max_abs_error": None, "tolerance": None,
+           "passed": False}
+    differs = None  # why the two sides disagree, beyond the tolerance test
+    try:
+        raw = path.read_bytes()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        source = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else str(path)
+        session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+        spec_module = parse(stage_text)
+        params = {k: v.astype(np.float64) if v.dtype.kind == "f" else v for k, v in model.params.items()}
+        shapes = [t.shape for _, t in main_function(spec_module).regions[0][0].args]
+        feeds = session.get_inputs()
+        if len(feeds) != len(shapes) or any(f.type not in _ORT_DTYPES for f in feeds):
+            raise ValueError(f"onnxruntime takes inputs {[(f.name, f.type) for f in feeds]}, "
+                             f"the import {len(shapes)} float tensors")
+        rng = np.random.default_rng(0)
+        error, scale = 0.0, 0.0
+        for _ in range(ONNX_CROSS_CHECK_SAMPLES):
+            xs = [rng.uniform(-1, 1, shape).astype(np.float32) for shape in shapes]
+            xs = [x.astype(_ORT_DTYPES[f.type]) for x, f in zip(xs, feeds)]
+            # ORT gets the file's own input shape when it fixes every dimension
+            fixed = [all(isinstance(d, int) and d > 0 for d in f.shape) for f in feeds]
+            got = session.run(None, {f.name: x.reshape(f.shape) if fix else x
+                                     for f, x, fix in zip(feeds, xs, fixed)})
+            refs = evaluate(spec_module, params, [x.astype(np.float64) for x in xs])
+            if len(got) != len(refs):
+                differs = f"{len(got)} outputs from onnxruntime, {len(refs)} from the import"
+                break
+            for y, ref in zip(got, refs):
+                y = np.asarray(y, np.float64)
+                if y.size != ref.size:
+                    differs = f"an output of shape {list(y.shape)} from onnxruntime, " \
+                              f"{list(ref.shape)} from the import"
+                    break
+                y = y.reshape(ref.shape)
+                finite = np.isfinite(ref) & np.isfinite(y)
+                if not np.array_equal(np.where(finite, 0.0, y), np.where(finite, 0.0, ref),
+                                      equal_nan=True):
+                    differs = "NaN or infinity on one side only"
+                    break
+                error = max(error, float(np.abs(y - ref)[finite].max(initial=0.0)))
+                scale = max(scale, float(np.abs(ref[finite]).max(initial=0.0)))
+            if differs:
+                break
+        tolerance = ONNX_CROSS_CHECK_TOLERANCE * max(1.0, scale)
+        row.update(max_abs_error=error, tolerance=tolerance, passed=differs is None and error <= tolerance)
+        if differs:
+            row["reason"] = differs
+        detail = differs or f"max abs error {error:.3g} > tolerance {tolerance:.3g}"
+        headline = "ONNX import differs from onnxruntime"
+    except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
+        lines = str(e).strip().splitlines()
+        row["reason"] = detail = f"{type(e).__name__}: {lines[0][:300] if lines else ''}".rstrip(": ")
+        headline = "ONNX import could not be cross-checked against onnxruntime"
+    if not row["passed"]:
+        print(f"vnnc: warning: {headline} ({path}: {detail}; the import is tested, "
+              "not checked: see TRUST.md)", file=sys.stderr)
+    return row
 
 
 def _check_replaceable(out: Path) -> None:

@@ -37,10 +37,18 @@ def check_files(root: Path, manifest: dict) -> dict:
     stages = manifest.get("stages")
     if not isinstance(stages, list) or not stages:
         raise Reject("manifest lists no stages")
+    objects = [manifest.get(key) for key in ("params", "artifacts", "artifact_sha256")]
+    witnesses = manifest.get("witnesses")
+    if not all(isinstance(x, dict) for x in objects) or not isinstance(witnesses, list) or not all(
+            isinstance(w, dict) and isinstance(w.get("stage"), str) for w in witnesses):
+        raise Reject("manifest: params, artifacts and artifact_sha256 must be objects, witnesses "
+                     "a list of {stage, file}")
+    if [s.get("pass") if isinstance(s, dict) else None for s in stages] != ["import", *manifest.get("passes", [])]:
+        raise Reject("manifest: the stages are not the import followed by one stage per pass")
     texts = {}
     for s in stages:
-        if not isinstance(s, dict) or not isinstance(s.get("name"), str):
-            raise Reject("malformed stage entry in the manifest")
+        if not isinstance(s, dict) or not isinstance(s.get("name"), str) or s["name"] in texts:
+            raise Reject("malformed or repeated stage entry in the manifest")
         data = _read(root, s.get("file"), s["name"])
         if sha256(data) != s.get("sha256"):
             raise Reject(f"stage {s['name']}: file does not match its sha256 in the manifest")
@@ -48,17 +56,29 @@ def check_files(root: Path, manifest: dict) -> dict:
             texts[s["name"]] = data.decode()
         except UnicodeDecodeError:
             raise Reject(f"stage {s['name']}: not UTF-8 text") from None
-    params = manifest.get("params", {})
+    params = manifest["params"]
     if sha256(_read(root, params.get("file"), "params")) != params.get("sha256"):
         raise Reject("params: file does not match its sha256 in the manifest")
-    for key, rel in manifest.get("artifacts", {}).items():
-        want = manifest.get("artifact_sha256", {}).get(key)
+    if "library" not in manifest["artifacts"]:
+        raise Reject("manifest: artifacts name no library")
+    for key, rel in manifest["artifacts"].items():
+        want = manifest["artifact_sha256"].get(key)
         if want is None or sha256(_read(root, rel, key)) != want:
             raise Reject(f"{key}: {rel} does not match its sha256 in the manifest")
     return texts
 
 
 def check_bundle(root: Path, sample: bool = True) -> list[dict]:
+    rows: list[dict] = []
+    try:
+        _check_bundle(root, sample, rows)
+    except Exception as e:  # noqa: BLE001 - a malformed bundle or a checker bug is a rejection, never a crash
+        rows.append(_row("bundle", "manifest.json", Rejected(f"cannot check the bundle ({type(e).__name__}: {e})"),
+                         time.perf_counter()))
+    return rows
+
+
+def _check_bundle(root: Path, sample: bool, rows: list[dict]) -> None:
     t0 = time.perf_counter()
     try:
         manifest = load_json(_read(root, "manifest.json", "manifest"), "manifest")
@@ -66,10 +86,11 @@ def check_bundle(root: Path, sample: bool = True) -> list[dict]:
             raise Reject("manifest is not a JSON object")
         texts = check_files(root, manifest)
     except Reject as e:
-        return [_row("bundle", "manifest.json", Rejected(str(e)), t0)]
-    rows = [_row("bundle", "manifest.json", Accepted(), t0)]
+        rows.append(_row("bundle", "manifest.json", Rejected(str(e)), t0))
+        return
+    rows.append(_row("bundle", "manifest.json", Accepted(), t0))
     names = list(texts)
-    witnesses = {w.get("stage"): w.get("file") for w in manifest.get("witnesses", []) if isinstance(w, dict)}
+    witnesses = {w["stage"]: w.get("file") for w in manifest["witnesses"]}
     params_bytes = (root / manifest["params"]["file"]).read_bytes()
     params = None
     for i, name in enumerate(names):
@@ -84,11 +105,26 @@ def check_bundle(root: Path, sample: bool = True) -> list[dict]:
             rows.append(_row(name, str(rel), Rejected(str(e)), t0))
             continue
         source = params_bytes if i == 0 else texts[names[i - 1]]
-        rows.append(_row(name, rel, check(source, texts[name], witness, params), t0))
+        verdict = check(source, texts[name], witness, params)
+        if verdict and i == 0:
+            verdict = _signature_matches(manifest, witness)
+        rows.append(_row(name, rel, verdict, t0))
     if sample:
         from vnnc.verifier.sampled import check_library
 
         t0 = time.perf_counter()
-        rows.append(_row("library", manifest["artifacts"].get("library", ""),
-                         check_library(root, manifest, texts[names[0]], params_bytes), t0))
-    return rows
+        library = manifest["artifacts"]["library"]
+        if all(row["verdict"] == "accepted" for row in rows):
+            rows.append(_row("library", library, check_library(root, manifest, texts[names[0]], params_bytes), t0))
+        else:  # the reference would evaluate an unchecked spec stage
+            rows.append(_row("library", library, Rejected("not run: an earlier step was rejected"), t0))
+
+
+def _signature_matches(manifest: dict, witness: bytes) -> Accepted | Rejected:
+    """The manifest's inputs and outputs (what `vnnc run` and the sampled check read) are
+    the ones the accepted import witness recomputed from the spec stage."""
+    claims = load_json(witness)["claims"]
+    for key in ("inputs", "outputs"):
+        if manifest.get(key) != claims[key]:
+            return Rejected(f"manifest: {key} differ from the checked spec stage's")
+    return Accepted()

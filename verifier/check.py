@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,12 +42,19 @@ def _no_constant(name: str):
     raise Reject(f"witness holds the non-number {name}")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400: Infinity by another spelling
+        raise Reject(f"witness holds the number {text[:20]}, which overflows to infinity")
+    return value
+
+
 def load_json(text: str | bytes, what: str = "witness"):
-    """Strict JSON: NaN/Infinity and absurd nesting are rejections."""
+    """Strict JSON: NaN/Infinity (also as 1e400) and absurd nesting are rejections."""
     if len(text) > MAX_WITNESS_BYTES:
         raise Reject(f"{what} is larger than {MAX_WITNESS_BYTES} bytes")
     try:
-        return json.loads(text, parse_constant=_no_constant)
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except RecursionError:
         raise Reject(f"{what} is nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as e:

@@ -7,14 +7,15 @@ its stores), the checker
      variables, loads read the kernel's arguments, stores write only its last argument,
      and scf.for accumulators become ("for", var, extent, inits, yields) nodes;
   2. requires that form to equal both the witness's stores and the checker's own
-     definition of the op (kernels.expected), and every output element to be stored
-     exactly once;
+     definition of the op (kernels.expected), every output element to be stored
+     exactly once, and every load under scf.if to be one a stored value needs;
 then it checks the model function (the call graph) against the spec function: each spec
 op, in order, is one call to a kernel certified for that op with those shapes and
 attributes, whose arguments are the buffers holding the op's operands (model inputs,
 parameter globals with the parameter's hash, constant globals with the constant's
 values, or fresh buffers written by earlier calls) and whose destination is a fresh
-buffer or an output written once; a freed buffer is never used again.
+buffer or an output written once; every buffer is defined with its spec value's type, and a
+freed buffer is never used or written again.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class KernelReader:
         self.loops: list[tuple[str, int]] = []
         self.extents: dict[str, int] = {}
         self.stores: list[tuple] = []
+        self.guarded: set[tuple] = set()  # (guards, load) of every load under scf.if
         self.count = 0
         self.block(block.ops, "func.return")
 
@@ -126,13 +128,13 @@ class KernelReader:
             return
         elif name == "scf.if":
             cond = self.value(op, ins[0])
-            saved = self.inside_reduction
+            saved = self.inside_reduction, self.guards
             self.inside_reduction = True
-            self.guarded += 1
+            self.guards = saved[1] + ((cond, True),)
             then = tuple(self.block(op.regions[0][0].ops, "scf.yield"))
+            self.guards = saved[1] + ((cond, False),)
             other = tuple(self.block(op.regions[1][0].ops, "scf.yield")) if len(op.regions) > 1 and op.regions[1] else ()
-            self.inside_reduction = saved
-            self.guarded -= 1
+            self.inside_reduction, self.guards = saved
             node = ("if", cond, then, other)
             for j, r in enumerate(op.results):
                 self.env[r] = ("res", j, node)
@@ -144,7 +146,7 @@ class KernelReader:
         self.env[op.results[0]] = result
 
     inside_reduction = False
-    guarded = 0
+    guards: tuple = ()  # (condition, branch) of each enclosing scf.if
 
     def buffer(self, op: Op, name: str) -> int:
         if name not in self.args:
@@ -153,11 +155,13 @@ class KernelReader:
 
     def in_bounds(self, op: Op, arg: int, index: tuple) -> None:
         """Unguarded loads stay inside the buffer for every value of the loop variables
-        (a load under scf.if is guarded: the definition match fixes the guard)."""
+        (a load under scf.if is guarded: `guarded_loads_stored` ties it to the definition's
+        guard)."""
         shape = self.types[arg].shape
         if len(index) != len(shape):
             self.fail(op, "index rank differs from the buffer's")
-        if self.guarded:
+        if self.guards:
+            self.guarded.add((self.guards, ("load", arg, index)))
             return
         for (_, const, terms), n in zip(index, shape):
             lo = const + sum(min(0, c * (self.extents[v] - 1)) for v, c in terms)
@@ -194,6 +198,35 @@ class KernelReader:
         node = ("for", var, ub[1], inits, yields)
         for j, r in enumerate(op.results):
             self.env[r] = ("res", j, node)
+
+
+def guarded_loads_stored(reader: KernelReader) -> None:
+    """Every load under scf.if is one that a stored value evaluates under the same guards:
+    the stores equal the definition, whose guards keep its loads inside their buffers. A
+    load that no store needs (dead code) would otherwise run unchecked."""
+    reached, seen = set(), set()
+
+    def walk(x, guards: tuple) -> None:
+        if not isinstance(x, tuple) or (id(x), guards) in seen:
+            return
+        seen.add((id(x), guards))
+        if x[:1] == ("load",):
+            reached.add((guards, x))
+        elif x[:1] == ("if",):
+            walk(x[1], guards)
+            for branch, values in ((True, x[2]), (False, x[3])):
+                for v in values:
+                    walk(v, guards + ((x[1], branch),))
+            return
+        for child in x:
+            walk(child, guards)
+
+    if reader.guarded:
+        for _, _, value in reader.stores:
+            walk(value, ())
+    if reader.guarded - reached:
+        raise Reject(f"kernel @{reader.name}: a load under scf.if is not one the stored values "
+                     "evaluate under the same guard")
 
 
 def stored_once(stores: list[tuple], shape: tuple, kernel: str) -> None:
@@ -245,11 +278,17 @@ def functions(module: Op) -> dict[str, Op]:
 
 
 def check(source: str, target: str, witness: dict, params) -> None:
+    if witness.get("pass") != "lower-to-loops":
+        raise Reject(f"lower-to-loops: this witness kind is for pass lower-to-loops, not {witness['pass']!r}")
     spec, loops = parse(source), parse(target)
     claims = witness["claims"]
     if not isinstance(claims, dict) or not isinstance(claims.get("kernels"), list):
         raise Reject("claims must hold a list of kernels")
     fns = functions(loops)
+    for name, fn in fns.items():  # the C printer declares a function by its function_type
+        args = tuple(t for _, t in fn.regions[0][0].args)
+        if fn.props.get("function_type") != Type("function", inputs=args, outputs=()):
+            raise Reject(f"@{name}: its function type differs from its block arguments")
     certified: dict[str, tuple] = {}
     for cert in claims["kernels"]:
         name = cert["kernel"]
@@ -271,6 +310,7 @@ def check(source: str, target: str, witness: dict, params) -> None:
         if tuple(want) != tuple(got):
             raise Reject(f"kernel @{name}: the certificate is not the definition of spec.{op}")
         stored_once(got, out, name)
+        guarded_loads_stored(reader)
         certified[name] = (op, ins, out, attrs, tuple(reader.types))
     if set(fns) - set(certified) != {"main"}:
         raise Reject(f"uncertified functions in the stage: {sorted(set(fns) - set(certified) - {'main'})}")
@@ -323,12 +363,14 @@ def call_graph(spec: Op, loops: Op, certified: dict) -> list:
             raise Reject(f"@main reads {buf} before it is written or after it is freed")
         return buf
 
-    def destination() -> str:
+    def destination(t: Type) -> str:
         drain()
         if todo and todo[0].name == "memref.alloc":
-            buf = take("memref.alloc").results[0]
-            fresh.add(buf)
-            return buf
+            alloc = take("memref.alloc")
+            if alloc.operands or alloc.result_types != [buffer_type(t)]:
+                raise Reject(f"@main allocates a buffer of another type than {t}")
+            fresh.add(alloc.results[0])
+            return alloc.results[0]
         return ""
 
     def read_global(sop: Op) -> Op:
@@ -336,7 +378,7 @@ def call_graph(spec: Op, loops: Op, certified: dict) -> list:
         ref = g.prop("name")
         glob = globs.get(ref.name) if isinstance(ref, Sym) else None
         if glob is None or glob.prop("type") != g.result_types[0] or \
-                g.result_types[0].shape != sop.result_types[0].shape:
+                g.result_types[0] != buffer_type(sop.result_types[0]):
             raise Reject(f"{sop.name} is read through a missing or mistyped global")
         written.add(g.results[0])
         holds[sop.results[0]] = g.results[0]
@@ -358,7 +400,7 @@ def call_graph(spec: Op, loops: Op, certified: dict) -> list:
                     and np.array_equal(value.values.astype(np.float32), want.values.astype(np.float32))):
                 raise Reject("a constant global differs from its spec.constant")
             continue
-        dest = destination()
+        dest = destination(sop.result_types[0])
         args = [use(holds[v]) if v in holds else _undefined(v) for v in sop.operands]
         if short in ("reshape", "flatten"):
             a = take("memref.collapse_shape") if len(sop.operand_types[0].shape) != 1 else None
@@ -370,10 +412,11 @@ def call_graph(spec: Op, loops: Op, certified: dict) -> list:
             dst_view = b.results[0] if b else dest
             if b and b.operands[0] != dest:
                 raise Reject("reshape copies into the wrong buffer")
+            flat = Type("memref", (math.prod(sop.result_types[0].shape),), sop.result_types[0].elem)
             for v in (a, b):
-                if v is not None and [list(map(plain, g)) for g in v.prop("reassociation")] != \
-                        [list(range(len(v.operand_types[0].shape)))]:
-                    raise Reject("reshape views must flatten every dimension")
+                if v is not None and ([list(map(plain, g)) for g in v.prop("reassociation")] !=
+                                      [list(range(len(v.operand_types[0].shape)))] or v.result_types != [flat]):
+                    raise Reject(f"reshape views must flatten every dimension into {flat}")
             cp = take("memref.copy")
             if cp.operands != [src_view, dst_view]:
                 raise Reject("reshape copy has the wrong operands")
@@ -387,14 +430,16 @@ def call_graph(spec: Op, loops: Op, certified: dict) -> list:
             if cert is None or cert[0] != short or cert[1] != tuple(t.shape for t in sop.operand_types) \
                     or cert[2] != sop.result_types[0].shape or cert[3] != attrs:
                 raise Reject(f"{sop.name} is called as @{kname}, not a kernel certified for it")
-            types = tuple(Type("memref", t.shape, t.elem) for t in (*sop.operand_types, *sop.result_types))
+            types = tuple(buffer_type(t) for t in (*sop.operand_types, *sop.result_types))
             if cert[4] != types or tuple(call.operand_types) != types:
                 raise Reject(f"call @{kname} for {sop.name} has buffer types other than the spec op's")
             if call.operands != [*args, dest]:
                 raise Reject(f"call @{kname} for {sop.name} passes the wrong buffers")
             calls.append({"kernel": kname, "op": sop.name})
-        if dest in written:
-            raise Reject(f"{sop.name} writes {dest}, which already holds a value")
+        for buf in args:  # still live when the op runs: no dealloc came between
+            use(buf)
+        if dest in written or dest in freed:
+            raise Reject(f"{sop.name} writes {dest}, which already holds a value or was freed")
         written.add(dest)
         holds[sop.results[0]] = dest
     for value, out in zip(ret.operands, outputs):
@@ -409,6 +454,11 @@ def call_graph(spec: Op, loops: Op, certified: dict) -> list:
     if todo:
         raise Reject(f"@main has extra ops after its return: {todo[0].name}")
     return calls
+
+
+def buffer_type(t: Type) -> Type:
+    """The memref that holds a spec tensor of type t."""
+    return Type("memref", t.shape, t.elem)
 
 
 def _undefined(v: str):

@@ -119,11 +119,15 @@ INT_TYPES = {"i1": np.bool_, "i8": np.int8, "i32": np.int32, "i64": np.int64, "i
 MAX_DEPTH = 64
 
 
+SKIP = re.compile(r"(?:\s+|//[^\n]*)*")
+"""Whitespace and comments between tokens (a "//" inside a string is not a comment)."""
+
+
 def tokenize(text: str) -> list[tuple[str, str]]:
     tokens, pos = [], 0
-    text = re.sub(r"//[^\n]*", "", text)
-    while pos < len(text):
-        if text[pos:].strip() == "":
+    while True:
+        pos = SKIP.match(text, pos).end()
+        if pos == len(text):
             break
         m = TOKEN.match(text, pos)
         if not m or m.end() == pos:
@@ -507,8 +511,8 @@ class Parser:
         text = ""
         while not self.at(">"):
             k, v = self.next()
-            if k == "eof" or v in ("<", ",", "(", "{"):
-                raise MLIRSyntaxError(f"unsupported {kind} type")
+            if k == "eof" or v in ("<", ",", "(", "{") or text[-1:].isdigit() and v[:1].isdigit():
+                raise MLIRSyntaxError(f"unsupported {kind} type")  # "2 4xf32" is not 24xf32
             text += v
         self.expect(">")
         parts = text.split("x")

@@ -27,8 +27,9 @@ def validate(value, sch: dict, root: dict, path: str = "$") -> list[str]:
         sch = root["$defs"][sch["$ref"].split("/")[-1]]
     errors = []
     types = {"object": dict, "array": list, "string": str, "boolean": bool, "number": (int, float),
-             "integer": int}
-    if "type" in sch and not isinstance(value, types[sch["type"]]):
+             "integer": int, "null": type(None)}
+    allowed = [sch["type"]] if isinstance(sch.get("type"), str) else sch.get("type", [])
+    if allowed and not any(isinstance(value, types[t]) for t in allowed):
         return [f"{path}: expected {sch['type']}, got {type(value).__name__}"]
     if "const" in sch and value != sch["const"]:
         errors.append(f"{path}: expected {sch['const']!r}")
@@ -66,12 +67,32 @@ def test_manifest_matches_the_documented_schema(bundle):
     assert validate(bundle.manifest, sch, sch) == []
 
 
+def test_onnx_manifest_with_a_tested_row_matches_the_schema(tmp_path):
+    pytest.importorskip("onnxruntime")
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "relu",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(tmp_path / "r.onnx"))
+    manifest = vnnc.compile(tmp_path / "r.onnx", out=tmp_path / "b").manifest
+    assert [row["what"] for row in manifest["tested"]] == ["onnx-import"]
+    sch = schema()
+    assert validate(manifest, sch, sch) == []
+    broken = dict(manifest, tested=[dict(manifest["tested"][0], max_abs_error="small")])
+    assert validate(broken, sch, sch) != []
+
+
 def test_validator_rejects_a_broken_manifest(bundle):
     sch = schema()
     broken = dict(bundle.manifest, verified="yes")
     del broken["stages"]
+    del broken["artifact_sha256"]
+    broken["checks"] = [dict(bundle.manifest["checks"][0], stage="somewhere")]
     errors = validate(broken, sch, sch)
     assert any("stages" in e for e in errors) and any("verified" in e for e in errors)
+    assert any("artifact_sha256" in e for e in errors) and any("somewhere" in e for e in errors)
 
 
 def test_bundle_files_and_hashes(bundle):
