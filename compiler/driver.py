@@ -235,7 +235,7 @@ def compile_model(
             "artifacts": {"library": "libmodel.so", "header": "model.h", "source": "model.c"},
             "artifact_sha256": {key: hashlib.sha256((tmp / f).read_bytes()).hexdigest() for key, f in
                                 (("library", "libmodel.so"), ("header", "model.h"), ("source", "model.c"))},
-            "build": {"command": " ".join(cmd[:-3] + cmd[-2:]), "flags": flags(portable),
+            "build": {"command": " ".join(a if not a.startswith(str(tmp)) else Path(a).name for a in cmd), "flags": flags(portable),
                       "seconds": round(build_seconds, 3)},
             "compile_seconds": round(time.perf_counter() - t_start, 3),
             "tested": model.tested,

@@ -41,6 +41,9 @@ def verify_module(module: ModuleOp, path: str) -> None:
     except VerifyException as e:
         first = str(e).strip().splitlines()
         raise VnncError(f"{path}: invalid IR: {_headline(first)}") from None
+    except (KeyError, ValueError, TypeError, IndexError, AttributeError) as e:
+        # xDSL's verifiers assume some structure (e.g. a func.func with a function_type)
+        raise VnncError(f"{path}: invalid IR: {type(e).__name__} {e}") from None
 
 
 def _headline(lines: list[str]) -> str:

@@ -468,3 +468,16 @@ def test_opt_split_input_file_numbers_witnesses_per_chunk(tmp_path):
     assert proc.stdout.count("// -----// IR after lower-to-loops //----- //") == 2
     assert sorted(p.name for p in (tmp_path / "w").iterdir()) == [
         "01-lower-to-loops.json", "c1-01-lower-to-loops.json"]
+
+
+def test_inspect_of_a_stage_without_function_type_is_an_error_not_a_crash(tmp_path, work):
+    # regression: xDSL's verifier raised KeyError('function_type'), shown as an internal error
+    bundle = tmp_path / "b"
+    assert run(VNNC, "compile", work / "mlp.mlir", "-o", bundle).returncode == 0
+    stage = '"builtin.module"() ({\n  "func.func"() <{sym_name = "main"}> ({\n  }) : () -> ()\n}) : () -> ()\n'
+    (bundle / "stages" / "00-import.mlir").write_text(stage)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["stages"][0]["sha256"] = hashlib.sha256(stage.encode()).hexdigest()
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    proc = run(VNNC, "inspect", bundle, "--stage", "00")
+    expect_error(proc, "function_type")
