@@ -12,7 +12,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-BASE_FLAGS = ["-O3", "-std=c11", "-ffp-contract=off", "-fno-fast-math", "-fPIC", "-shared"]
+BASE_FLAGS = ["-O3", "-std=c11", "-ffp-contract=off", "-fno-fast-math", "-frounding-math", "-fPIC",
+              "-shared"]
+"""-frounding-math: kernels that set a directed rounding mode (fesetround) must not have
+their float operations folded or moved under the assumption of round-to-nearest."""
 
 
 class BuildError(Exception):

@@ -13,6 +13,7 @@ import math
 import re
 import struct
 from collections.abc import Iterable
+from pathlib import Path
 from typing import ClassVar
 
 from xdsl.dialects import arith, func, memref, scf
@@ -30,6 +31,8 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Operation, SSAValue
 
+from vnnc.dialects.fp import RoundOp, parse_format
+
 ENTRY = "main"
 
 
@@ -41,14 +44,23 @@ def c_ident(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
-def hex_float(value: float) -> str:
-    """An exact C literal of the float32 `value`."""
-    (v,) = struct.unpack("<f", struct.pack("<f", value))
+def hex_float(value: float, double: bool = False) -> str:
+    """An exact C literal of the float32 (or, with `double`, float64) `value`."""
+    v = value if double else struct.unpack("<f", struct.pack("<f", value))[0]
+    suffix = "" if double else "f"
     if math.isnan(v):
-        return "(0.0f/0.0f)"
+        return f"(0.0{suffix}/0.0{suffix})"
     if math.isinf(v):
-        return "(1.0f/0.0f)" if v > 0 else "(-1.0f/0.0f)"
-    return f"{v.hex()}f"
+        return f"(1.0{suffix}/0.0{suffix})" if v > 0 else f"(-1.0{suffix}/0.0{suffix})"
+    return f"{v.hex()}{suffix}"
+
+
+FP_HEADER = (Path(__file__).parent / "vnnc_fp.h").read_text()
+"""vnnc_round: rounding a double to a binary format (bit-exact emulation)."""
+
+ROUNDING_C = {"nearest": ("FE_TONEAREST", "VNNC_RN"), "zero": ("FE_TOWARDZERO", "VNNC_RZ"),
+              "up": ("FE_UPWARD", "VNNC_RU"), "down": ("FE_DOWNWARD", "VNNC_RD")}
+FORMAT_KIND_C = {"ieee": "VNNC_FMT_IEEE", "fn": "VNNC_FMT_FN", "fn-sat": "VNNC_FMT_FN_SAT"}
 
 
 class CTarget:
@@ -74,7 +86,8 @@ class CTarget:
         "uno": "({a} != {a} || {b} != {b})", "false": "0", "true": "1",
     }
     cmpi: ClassVar[dict] = {"eq": "==", "ne": "!=", "slt": "<", "sle": "<=", "sgt": ">", "sge": ">="}
-    prelude = """#include <math.h>
+    prelude = """#include <fenv.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,7 +169,7 @@ class CPrinter:
     # ------------------------------------------------------------ module
 
     def print_module(self) -> str:
-        self.lines = [self.t.prelude]
+        self.lines = [self.t.prelude, FP_HEADER]
         funcs = []
         for op in self.module.ops:
             if isinstance(op, memref.GlobalOp):
@@ -210,6 +223,13 @@ class CPrinter:
         self.emit(f"{head}({self.signature(fn)}) {{")
         self.depth += 1
         self.is_entry = is_entry
+        mode = fn.attributes.get("fp.rounding")
+        self.mode = ROUNDING_C.get(mode.data, (None,))[0] if isinstance(mode, StringAttr) else None
+        if mode is not None and self.mode is None:
+            raise CPrintError(f"emit-c: unknown rounding mode {mode}")
+        if self.mode:
+            self.emit("const int vnnc_saved_mode = fegetround();")
+            self.emit(f"fesetround({self.mode});")
         for op in fn.body.block.ops:
             self.print_op(op)
         self.depth -= 1
@@ -276,16 +296,26 @@ class CPrinter:
             args = ", ".join(self.name(v) for v in op.arguments)
             self.emit(f"k_{c_ident(op.callee.root_reference.data)}({args});")
         elif isinstance(op, func.ReturnOp):
+            if self.mode:
+                self.emit("fesetround(vnnc_saved_mode);")
             self.emit("return 0;" if self.is_entry else "return;")
+        elif isinstance(op, (arith.ExtFOp, arith.TruncFOp)):
+            self.decl(op.result, f"({self.ctype(op.result.type)}){self.name(op.input)}")
+        elif isinstance(op, RoundOp):
+            fmt = parse_format(op.format.data)
+            mode_c = ROUNDING_C[op.rounding.data][1]
+            call = (f"vnnc_round((double){self.name(op.input)}, {fmt.ebits}, {fmt.mbits}, "
+                    f"{FORMAT_KIND_C[fmt.kind]}, {mode_c})")
+            self.decl(op.result, f"({self.ctype(op.result.type)}){call}")
         else:
             raise CPrintError(f"emit-c: unsupported op {op.name}")
 
     def constant(self, op: arith.ConstantOp) -> str:
         v = op.value
         if isinstance(v, FloatAttr):
-            if str(v.type) != "f32":
+            if str(v.type) not in ("f32", "f64"):
                 raise CPrintError(f"emit-c: float constant of type {v.type}")
-            return hex_float(v.value.data)
+            return hex_float(v.value.data, double=str(v.type) == "f64")
         if isinstance(v, IntegerAttr):
             if isinstance(v.type, IntegerType) and v.type.width.data == 1:
                 return "1" if v.value.data else "0"

@@ -52,13 +52,16 @@ lower-to-loops has run).
 def cmd_compile(args: argparse.Namespace) -> int:
     from vnnc import driver
 
+    precision = {k: v for k, v in (("precision", args.precision), ("accumulate", args.accumulate),
+                                    ("rounding", args.rounding), ("config", args.precision_config))
+                 if v is not None} or None
     if args.emit:
-        sys.stdout.write(driver.emit(args.model, args.emit, batch=args.batch))
+        sys.stdout.write(driver.emit(args.model, args.emit, batch=args.batch, precision=precision))
         return 0
     out = Path(args.output) if args.output else Path("build") / Path(args.model).name.split(".")[0]
     bundle = driver.compile_model(
         args.model, out, force=args.force, batch=args.batch, portable=args.portable,
-        print_ir_after_all=args.print_ir_after_all,
+        precision=precision, print_ir_after_all=args.print_ir_after_all,
     )
     m = bundle.manifest
     print(f"bundle: {bundle.path} (verified: every step checked and accepted)")
@@ -341,7 +344,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="batch size for models with a symbolic batch dimension (default 1)")
     p.add_argument("--portable", action="store_true",
                    help="build without -march=native (no instructions specific to this CPU)")
-    p.add_argument("--emit", choices=("spec", "loops", "c"),
+    p.add_argument("--precision", metavar="FORMAT",
+                   help="storage format of every value: f64, f32, f16, bf16, fp8-e4m3fn, "
+                        "fp8-e4m3fn-sat, fp8-e5m2 or eXmY (adds the assign-precision pass)")
+    p.add_argument("--accumulate", metavar="FORMAT", choices=("f32", "f64"),
+                   help="format of the arithmetic inside each op (default f32; f64 for f64)")
+    p.add_argument("--rounding", choices=("nearest", "zero", "up", "down"),
+                   help="rounding mode of every operation (default nearest, ties to even)")
+    p.add_argument("--precision-config", metavar="JSON",
+                   help='per-layer overrides, e.g. {"layers": {"first": {"precision": "f32"}}}')
+    p.add_argument("--emit", choices=("spec", "fp", "loops", "c"),
                    help="print that stage to stdout instead of building a bundle")
     p.add_argument("--print-ir-after-all", action="store_true",
                    help="print every stage (custom form) to stdout while compiling")

@@ -21,8 +21,25 @@ import numpy as np
 from vnnc import __version__, safetensors
 from vnnc.errors import VnncError
 
-PIPELINES: dict[str, list[str]] = {"default": ["lower-to-loops"]}
-EMIT_LEVELS = ("spec", "loops", "c")
+PRECISION_OPTIONS = ("precision", "accumulate", "rounding", "config")
+
+
+def pipeline_passes(precision: dict | None = None) -> list:
+    """The passes after the front end: assign-precision (when formats are asked for),
+    then lower-to-loops."""
+    from vnnc.passes.lower_to_loops import LowerToLoopsPass
+
+    passes = []
+    if precision:
+        from vnnc.passes.assign_precision import AssignPrecisionPass
+
+        unknown = set(precision) - set(PRECISION_OPTIONS)
+        if unknown:
+            raise VnncError(f"unknown precision options {sorted(unknown)}")
+        passes.append(AssignPrecisionPass(**{k: str(v) for k, v in precision.items() if v is not None}))
+    passes.append(LowerToLoopsPass())
+    return passes
+EMIT_LEVELS = ("spec", "fp", "loops", "c")
 
 
 def load_model(path: str | Path, batch: int = 1):
@@ -60,14 +77,6 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def pass_by_name(name: str):
-    from vnnc.passes.registry import PASSES
-
-    if name not in PASSES:
-        raise VnncError(f"unknown pass {name!r} (known: {', '.join(sorted(PASSES))})")
-    return PASSES[name]()
-
-
 @dataclass
 class Stage:
     name: str
@@ -77,31 +86,30 @@ class Stage:
     seconds: float
 
 
-def run_pipeline(model, passes: list[str], stop_after: str | None = None) -> list[Stage]:
+def run_pipeline(model, passes: list) -> list[Stage]:
     """Run the passes in-process; returns stage 00 (the import) and one stage per pass."""
     from vnnc.dialects.registry import make_context
     from vnnc.passes import witness
+    from vnnc.passes.assign_precision import PrecisionError
     from vnnc.passes.lower_to_loops import LoweringError
     from xdsl.utils.exceptions import DiagnosticException, VerifyException
 
     ctx = make_context()
     module = model.module
     stages = [Stage("import", "import", generic_text(module), None, 0.0)]
-    for name in passes:
-        p = pass_by_name(name)
+    for p in passes:
+        name = p.name
         t0 = time.perf_counter()
         with witness.collecting() as sink:
             try:
                 p.apply(ctx, module)
                 module.verify()
-            except LoweringError as e:
+            except (LoweringError, PrecisionError) as e:
                 raise VnncError(f"{model.source}: {e}") from None
             except (VerifyException, DiagnosticException) as e:
                 raise VnncError(f"{model.source}: {name} produced invalid IR: {str(e).splitlines()[0]}") from None
         stages.append(Stage(name, name, generic_text(module), sink[0] if sink else None,
                             time.perf_counter() - t0))
-        if name == stop_after:
-            break
     return stages
 
 
@@ -109,7 +117,7 @@ def _stage_files(stages: list[Stage]) -> list[tuple[str, Stage]]:
     return [(f"{i:02d}-{s.name}", s) for i, s in enumerate(stages)]
 
 
-def emit(model_path: str | Path, level: str, batch: int = 1, pipeline: str = "default") -> str:
+def emit(model_path: str | Path, level: str, batch: int = 1, precision: dict | None = None) -> str:
     """One stage as text, for `vnnc compile --emit LEVEL` (custom form for people)."""
     from vnnc.frontend_mlir import parse_module
 
@@ -118,7 +126,9 @@ def emit(model_path: str | Path, level: str, batch: int = 1, pipeline: str = "de
     model = load_model(model_path, batch)
     if level == "spec":
         return custom_text(model.module)
-    stages = run_pipeline(model, PIPELINES[pipeline])
+    stages = run_pipeline(model, pipeline_passes(precision or ({} if level == "fp" else None)))
+    if level == "fp":
+        return custom_text(parse_module(stages[1].text, "fp stage"))
     module = parse_module(stages[-1].text, "final stage")
     if level == "loops":
         return custom_text(module)
@@ -138,7 +148,7 @@ def compile_model(
     force: bool = False,
     batch: int = 1,
     portable: bool = False,
-    pipeline: str = "default",
+    precision: dict | None = None,
     print_ir_after_all: bool = False,
 ) -> Bundle:
     """Compile a model file into a bundle directory and return it."""
@@ -159,7 +169,8 @@ def compile_model(
     t_start = time.perf_counter()
     model = load_model(model_path, batch)
     inputs, outputs = signature(model.module)
-    stages = run_pipeline(model, PIPELINES[pipeline])
+    passes = pipeline_passes(precision)
+    stages = run_pipeline(model, passes)
     cross_check = _cross_check_onnx(model, stages[0].text, model_path)
     if cross_check is not None:
         model.tested.append(cross_check)
@@ -222,8 +233,9 @@ def compile_model(
             "version": 1,
             "vnnc_version": __version__,
             "model": {"file": str(model_path), "sha256": hashlib.sha256(model_path.read_bytes()).hexdigest()},
-            "pipeline": pipeline,
-            "passes": PIPELINES[pipeline],
+            "pipeline": "default",
+            "passes": [p.name for p in passes],
+            "precision": precision or {},
             "inputs": inputs,
             "outputs": outputs,
             "batch": batch,

@@ -1,5 +1,6 @@
 """The dialects every vnnc tool loads."""
 
+from vnnc.dialects.fp import Fp
 from vnnc.dialects.spec import Spec
 from xdsl.context import Context
 from xdsl.dialects.arith import Arith
@@ -9,7 +10,7 @@ from xdsl.dialects.math import Math
 from xdsl.dialects.memref import MemRef
 from xdsl.dialects.scf import Scf
 
-DIALECTS = (Builtin, Func, Arith, Math, MemRef, Scf, Spec)
+DIALECTS = (Builtin, Func, Arith, Math, MemRef, Scf, Spec, Fp)
 
 
 def make_context() -> Context:

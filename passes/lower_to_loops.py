@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from vnnc.dialects import fp
 from vnnc.dialects.spec import ConstantOp, ParamOp, SpecOp
 from vnnc.passes import witness
 from vnnc.passes.kernels import KernelSpec, writers
@@ -35,6 +36,7 @@ from xdsl.dialects.builtin import (
     TensorType,
     UnitAttr,
     f32,
+    f64,
     i64,
 )
 from xdsl.ir import Block, Region, SSAValue
@@ -48,8 +50,33 @@ class LoweringError(Exception):
     pass
 
 
+def carrier(t: TensorType) -> str:
+    """The buffer element type holding a tensor's values exactly: f64 for f64, i64 for
+    labels, f32 for every other format (all of them are subsets of float32)."""
+    if t.element_type == i64:
+        return "i64"
+    return "f64" if t.element_type == f64 else "f32"
+
+
 def memref_of(t: TensorType) -> MemRefType:
-    return MemRefType(t.element_type, list(t.get_shape()))
+    return MemRefType({"f32": f32, "f64": f64, "i64": i64}[carrier(t)], list(t.get_shape()))
+
+
+def kernel_spec(op) -> KernelSpec:
+    """What a kernel computes: the op, its shapes and attributes, and its arithmetic."""
+    shapes = tuple(tuple(v.type.get_shape()) for v in op.operands)
+    dtypes = tuple(carrier(v.type) for v in op.operands)
+    out = op.results[0].type
+    if isinstance(op, fp.RoundOp):
+        acc = "f64" if "f64" in (*dtypes, carrier(out)) else "f32"
+        return KernelSpec("round", shapes, tuple(out.get_shape()), (), dtypes, carrier(out),
+                          op.format.data, acc, op.rounding.data, "fp")
+    attrs = op.attrs()
+    if isinstance(op, fp.FpOp):
+        extra = {k: attrs.pop(k) for k in fp.FP_PROPS}
+        return KernelSpec(op.short_name(), shapes, tuple(out.get_shape()), tuple(sorted(attrs.items())),
+                          dtypes, carrier(out), fp.format_of(out).name, extra["acc"], extra["rounding"], "fp")
+    return KernelSpec(op.short_name(), shapes, tuple(out.get_shape()), tuple(sorted(attrs.items())), dtypes)
 
 
 def kernel_name(k: KernelSpec, taken: set[str]) -> str:
@@ -135,12 +162,15 @@ class _Lowering:
             if writer is None:
                 raise LoweringError(f"{NAME}: no loop lowering for spec.{k.op}")
             name = kernel_name(k, set(self.kernels.values()))
-            arg_types = [MemRefType(f32 if dt == "f32" else i64, list(s)) for s, dt in
-                         zip(k.in_shapes, k.in_dtypes)] + [MemRefType(f32, list(k.out_shape))]
-            kb = KernelBuilder(name, arg_types)
+            types = {"f32": f32, "f64": f64, "i64": i64}
+            arg_types = [MemRefType(types[dt], list(s)) for s, dt in zip(k.in_shapes, k.in_dtypes)]
+            arg_types.append(MemRefType(types[k.out_dtype], list(k.out_shape)))
+            kb = KernelBuilder(name, arg_types, types[k.acc], k.fmt, k.rounding)
             writer(kb, k)
             fn = kb.finish()
-            fn.attributes["vnnc.op"] = StringAttr(f"spec.{k.op}")
+            fn.attributes["vnnc.op"] = StringAttr(f"{k.dialect}.{k.op}")
+            if k.rounding != "nearest":
+                fn.attributes["fp.rounding"] = StringAttr(k.rounding)
             self.kernels[k] = name
             self.kernel_ops.append(fn)
         return self.kernels[k]
@@ -159,7 +189,7 @@ class _Lowering:
         # a value returned once, and computed by an op, is written straight into its output
         direct: dict[SSAValue, SSAValue] = {}
         for v, dest in zip(ret.operands, out_args):
-            if isinstance(v.owner, SpecOp) and v not in direct:
+            if isinstance(v.owner, (SpecOp, fp.RoundOp)) and v not in direct:
                 direct[v] = dest
 
         last_use: dict[SSAValue, object] = {}
@@ -177,27 +207,24 @@ class _Lowering:
             elif isinstance(op, ConstantOp):
                 g = self.global_for_constant(op)
                 env[op.result] = b.insert(memref.GetGlobalOp(g.sym_name.data, g.type)).memref
-            elif isinstance(op, SpecOp):
-                dest = direct.get(op.result)
+            elif isinstance(op, (SpecOp, fp.RoundOp)):
+                result = op.results[0]
+                dest = direct.get(result)
                 if dest is None:
-                    dest = b.insert(memref.AllocOp.get(f32, shape=op.result.type.get_shape(),
-                                                       alignment=64)).memref
-                    allocated.append(op.result)
-                args = [env[v] for v in op.inputs]
-                if op.short_name() in COPY_OPS:
+                    dest = b.insert(memref.AllocOp.get(memref_of(result.type).element_type,
+                                                       shape=result.type.get_shape(), alignment=64)).memref
+                    allocated.append(result)
+                args = [env[v] for v in op.operands]
+                if isinstance(op, SpecOp) and op.short_name() in COPY_OPS:
+                    if op.inputs[0].type.element_type != result.type.element_type:
+                        raise LoweringError(f"{NAME}: {op.name} must keep its operand's format")
                     b.insert(memref.CopyOp(_flat(b, args[0]), _flat(b, dest)))
                 else:
-                    k = KernelSpec(
-                        op.short_name(),
-                        tuple(tuple(v.type.get_shape()) for v in op.inputs),
-                        tuple(op.result.type.get_shape()),
-                        tuple(sorted(op.attrs().items())),
-                        tuple("f32" if v.type.element_type == f32 else "i64" for v in op.inputs),
-                    )
+                    k = kernel_spec(op)
                     callee = self.kernel(k)
                     b.insert(func.CallOp(callee, [*args, dest], []))
-                    self.calls.append({"kernel": callee, "op": f"spec.{k.op}"})
-                env[op.result] = dest
+                    self.calls.append({"kernel": callee, "op": op.name})
+                env[result] = dest
             else:
                 raise LoweringError(f"{NAME}: cannot lower {op.name}")
             # free temporaries whose last reader was this op
@@ -242,8 +269,9 @@ class LowerToLoopsPass(ModulePass):
             "loop-nests",
             {
                 "kernels": [
-                    {"kernel": name, "op": f"spec.{k.op}", "in_shapes": [list(s) for s in k.in_shapes],
+                    {"kernel": name, "op": f"{k.dialect}.{k.op}", "in_shapes": [list(s) for s in k.in_shapes],
                      "out_shape": list(k.out_shape), "attrs": {a: _jsonable(v) for a, v in k.attrs},
+                     **({"format": k.fmt, "acc": k.acc, "rounding": k.rounding} if k.dialect == "fp" else {}),
                      "stores": _jsonable(kernel_stores(fns[name]))}
                     for k, name in lowering.kernels.items()
                 ],

@@ -11,9 +11,14 @@ def _lower_to_loops():
     return LowerToLoopsPass
 
 
+def _assign_precision():
+    from vnnc.passes.assign_precision import AssignPrecisionPass
+
+    return AssignPrecisionPass
+
+
 PASS_FACTORIES: dict[str, Callable[[], type[ModulePass]]] = {
+    "assign-precision": _assign_precision,
     "lower-to-loops": _lower_to_loops,
 }
 
-
-PASSES: dict[str, Callable[[], ModulePass]] = {name: (lambda f=f: f()()) for name, f in PASS_FACTORIES.items()}

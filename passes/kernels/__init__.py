@@ -23,6 +23,14 @@ class KernelSpec:
     out_shape: tuple[int, ...]
     attrs: tuple[tuple[str, Any], ...]
     in_dtypes: tuple[str, ...] = ()
+    """Element type of each input buffer: f32, f64 or i64 (class labels)."""
+    out_dtype: str = "f32"
+    fmt: str = "f32"
+    """Storage format of the result (values stored are exact in `out_dtype`)."""
+    acc: str = "f32"
+    """Type every float operation is computed in: f32 or f64."""
+    rounding: str = "nearest"
+    dialect: str = "spec"
 
     @property
     def a(self) -> dict[str, Any]:

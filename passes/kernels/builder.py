@@ -18,6 +18,7 @@ from xdsl.dialects.builtin import (
     IntegerAttr,
     MemRefType,
     f32,
+    f64,
 )
 from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Block, Region, SSAValue
@@ -29,7 +30,13 @@ Index = int | SSAValue
 class KernelBuilder:
     """Builds one kernel function: `KernelBuilder(name, [memref types])`, then `.func`."""
 
-    def __init__(self, name: str, arg_types: Sequence[MemRefType]):
+    def __init__(self, name: str, arg_types: Sequence[MemRefType], compute=f32,
+                 store_format: str = "f32", rounding: str = "nearest"):
+        """`compute` (f32 or f64) is the type every float operation is done in;
+        values are rounded to `store_format` in `rounding` mode when stored."""
+        self.compute = compute
+        self.store_format = store_format
+        self.rounding = rounding
         self.block = Block(arg_types=list(arg_types))
         self.args = list(self.block.args)
         self.func = FuncOp(name, (list(arg_types), []), Region(self.block), "private")
@@ -57,12 +64,13 @@ class KernelBuilder:
             self._consts[key] = op.result
         return self._consts[key]
 
-    def f32(self, value: float) -> SSAValue:
-        """An f32 constant: `value` rounded to float32 (nearest-even)."""
-        bits = struct.pack("<f", value)
-        key = ("f32", bits)
+    def const(self, value: float) -> SSAValue:
+        """A constant of the compute type: `value` rounded to it (nearest-even)."""
+        if self.compute == f32:
+            value = struct.unpack("<f", struct.pack("<f", value))[0]
+        key = (str(self.compute), struct.pack("<d", value))
         if key not in self._consts:
-            op = arith.ConstantOp(FloatAttr(struct.unpack("<f", bits)[0], f32))
+            op = arith.ConstantOp(FloatAttr(value, self.compute))
             self._const_ops.append(op)
             self._consts[key] = op.result
         return self._consts[key]
@@ -106,9 +114,23 @@ class KernelBuilder:
     # ------------------------------------------------------------ memory
 
     def load(self, buf: SSAValue, indices: Sequence[Index]) -> SSAValue:
-        return self._ins(memref.LoadOp.get(buf, [self.index(i) for i in indices]))
+        """buf[indices], a float converted to the compute type (f32 -> f64 is exact)."""
+        v = self._ins(memref.LoadOp.get(buf, [self.index(i) for i in indices]))
+        return self.convert(v, self.compute) if v.type in (f32, f64) else v
+
+    def convert(self, v: SSAValue, to) -> SSAValue:
+        if v.type == to:
+            return v
+        return self._ins(arith.ExtFOp(v, to) if to == f64 else arith.TruncFOp(v, to))
 
     def store(self, value: SSAValue, buf: SSAValue, indices: Sequence[Index]) -> None:
+        """buf[indices] = value rounded to the storage format (exact in the buffer's type)."""
+        if self.store_format != str(self.compute):
+            from vnnc.dialects.fp import RoundOp, parse_format
+
+            op = RoundOp(value, parse_format(self.store_format), self.rounding, value.type)
+            value = self._ins(op)
+        value = self.convert(value, buf.type.element_type)
         self.b.insert(memref.StoreOp.get(value, buf, [self.index(i) for i in indices]))
 
     # ------------------------------------------------------------ scalar float math

@@ -16,8 +16,10 @@ from __future__ import annotations
 import struct
 
 from xdsl.dialects import arith, func, math, memref, scf
-from xdsl.dialects.builtin import FloatAttr, IndexType, IntegerAttr
+from xdsl.dialects.builtin import FloatAttr, IndexType, IntegerAttr, f32, f64
 from xdsl.ir import Operation, SSAValue
+
+from vnnc.dialects.fp import RoundOp
 
 FLOAT_OPS = {arith.AddfOp: "addf", arith.SubfOp: "subf", arith.MulfOp: "mulf", arith.DivfOp: "divf",
              arith.MaximumfOp: "maximumf", arith.NegfOp: "negf", math.ExpOp: "exp", math.LogOp: "log",
@@ -57,8 +59,10 @@ class _Reader:
             v = op.value
             if isinstance(v, IntegerAttr) and isinstance(v.type, IndexType):
                 self.env[op.result] = ("aff", v.value.data, ())
-            elif isinstance(v, FloatAttr):
+            elif isinstance(v, FloatAttr) and v.type == f32:
                 self.env[op.result] = ("f32", struct.pack("<f", v.value.data).hex())
+            elif isinstance(v, FloatAttr) and v.type == f64:
+                self.env[op.result] = ("f64", struct.pack("<d", v.value.data).hex())
             else:
                 raise TypeError(f"certificate: unsupported constant {v}")
         elif isinstance(op, (arith.AddiOp, arith.SubiOp)):
@@ -72,6 +76,11 @@ class _Reader:
             self.env[op.results[0]] = (FLOAT_OPS[kind], *(self.env[v] for v in op.operands))
         elif kind in OTHER:
             self.env[op.results[0]] = (OTHER[kind], *(self.env[v] for v in op.operands))
+        elif isinstance(op, (arith.ExtFOp, arith.TruncFOp)):
+            kind_name = "extf" if isinstance(op, arith.ExtFOp) else "truncf"
+            self.env[op.result] = (kind_name, self.env[op.input])
+        elif isinstance(op, RoundOp):
+            self.env[op.result] = ("round", op.format.data, op.rounding.data, self.env[op.input])
         elif isinstance(op, arith.CmpfOp):
             pred = arith.CMPF_COMPARISON_OPERATIONS[op.predicate.value.data]
             self.env[op.result] = ("cmpf", pred, self.env[op.lhs], self.env[op.rhs])

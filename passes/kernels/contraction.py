@@ -23,7 +23,7 @@ def linear(kb: KernelBuilder, k: KernelSpec) -> None:
             prod = kb.mul(kb.load(x, lead + [kv[0]]), kb.load(w, [j, kv[0]]))
             return [kb.add(accs[0], prod)]
 
-        (acc,) = kb.reduce([n_in], [kb.f32(0.0)], step)
+        (acc,) = kb.reduce([n_in], [kb.const(0.0)], step)
         if bias:
             acc = kb.add(acc, kb.load(bias[0], [j]))
         kb.store(acc, y, ivs)
@@ -56,7 +56,7 @@ def matmul(kb: KernelBuilder, k: KernelSpec) -> None:
             bi = bi[:-1] if len(sb) == 1 else bi
             return [kb.add(accs[0], kb.mul(kb.load(a, ai), kb.load(b, bi)))]
 
-        (acc,) = kb.reduce([n_k], [kb.f32(0.0)], step)
+        (acc,) = kb.reduce([n_k], [kb.const(0.0)], step)
         kb.store(acc, y, ivs)
 
     kb.nest(k.out_shape, point)

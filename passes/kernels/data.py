@@ -79,7 +79,7 @@ def reduction(kind: str):
         rank = len(shape)
         axes = reduced_axes(k)
         inner = [shape[d] for d in axes]
-        init = kb.f32(-math.inf if kind == "max" else 0.0)
+        init = kb.const(-math.inf if kind == "max" else 0.0)
 
         def point(outer):
             def step(ivs: list[SSAValue], accs: list[SSAValue]) -> list[SSAValue]:
@@ -88,7 +88,7 @@ def reduction(kind: str):
 
             (acc,) = kb.reduce(inner, [init], step)
             if kind == "mean":
-                acc = kb.div(acc, kb.f32(float(math.prod(inner))))
+                acc = kb.div(acc, kb.const(float(math.prod(inner))))
             dst = scatter_index(rank, axes, outer, [0] * len(axes)) if k.a["keepdims"] else outer
             kb.store(acc, y, dst)
 

@@ -34,32 +34,39 @@ def pointwise(f: Scalar):
 
 def _gelu(kb: KernelBuilder, k: KernelSpec, xs: list[SSAValue]) -> SSAValue:
     (x,) = xs
-    half_x = kb.mul(kb.f32(0.5), x)
+    half_x = kb.mul(kb.const(0.5), x)
     if k.a.get("approximate", "none") == "tanh":
         # x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
         x3 = kb.mul(kb.mul(x, x), x)
-        inner = kb.mul(kb.f32(math.sqrt(2 / math.pi)), kb.add(x, kb.mul(kb.f32(0.044715), x3)))
-        return kb.mul(half_x, kb.add(kb.f32(1.0), kb.tanh(inner)))
+        inner = kb.mul(kb.const(math.sqrt(2 / math.pi)), kb.add(x, kb.mul(kb.const(0.044715), x3)))
+        return kb.mul(half_x, kb.add(kb.const(1.0), kb.tanh(inner)))
     # x/2 (1 + erf(x / sqrt 2))
-    return kb.mul(half_x, kb.add(kb.f32(1.0), kb.erf(kb.mul(x, kb.f32(1 / math.sqrt(2))))))
+    return kb.mul(half_x, kb.add(kb.const(1.0), kb.erf(kb.mul(x, kb.const(1 / math.sqrt(2))))))
 
 
 def _leaky_relu(kb: KernelBuilder, k: KernelSpec, xs: list[SSAValue]) -> SSAValue:
     (x,) = xs
     # uge is true for NaN, so NaN passes through as PyTorch's does
-    return kb.select(kb.cmp(x, kb.f32(0.0), "uge"), x, kb.mul(kb.f32(k.a["alpha"]), x))
+    return kb.select(kb.cmp(x, kb.const(0.0), "uge"), x, kb.mul(kb.const(k.a["alpha"]), x))
+
+
+def round_(kb: KernelBuilder, k: KernelSpec) -> None:
+    """y = x rounded to the result's format (fp.round)."""
+    x, y = kb.args
+    kb.nest(k.out_shape, lambda ivs: kb.store(kb.load(x, ivs), y, ivs))
 
 
 WRITERS = {
+    "round": round_,
     "add": pointwise(lambda kb, k, xs: kb.add(*xs)),
     "sub": pointwise(lambda kb, k, xs: kb.sub(*xs)),
     "mul": pointwise(lambda kb, k, xs: kb.mul(*xs)),
     "div": pointwise(lambda kb, k, xs: kb.div(*xs)),
     "neg": pointwise(lambda kb, k, xs: kb.neg(xs[0])),
-    "relu": pointwise(lambda kb, k, xs: kb.max(xs[0], kb.f32(0.0))),
+    "relu": pointwise(lambda kb, k, xs: kb.max(xs[0], kb.const(0.0))),
     "leaky_relu": pointwise(_leaky_relu),
     "sigmoid": pointwise(
-        lambda kb, k, xs: kb.div(kb.f32(1.0), kb.add(kb.f32(1.0), kb.exp(kb.neg(xs[0]))))
+        lambda kb, k, xs: kb.div(kb.const(1.0), kb.add(kb.const(1.0), kb.exp(kb.neg(xs[0]))))
     ),
     "tanh": pointwise(lambda kb, k, xs: kb.tanh(xs[0])),
     "gelu": pointwise(_gelu),

@@ -21,9 +21,9 @@ from xdsl.ir import SSAValue
 
 def _max_and_sum_exp(kb: KernelBuilder, extents, load) -> tuple[SSAValue, SSAValue]:
     """m = max_r load(r) and s = sum_r exp(load(r) - m), in two passes."""
-    (m,) = kb.reduce(extents, [kb.f32(-math.inf)], lambda ivs, a: [kb.max(a[0], load(ivs))])
+    (m,) = kb.reduce(extents, [kb.const(-math.inf)], lambda ivs, a: [kb.max(a[0], load(ivs))])
     (s,) = kb.reduce(
-        extents, [kb.f32(0.0)], lambda ivs, a: [kb.add(a[0], kb.exp(kb.sub(load(ivs), m)))]
+        extents, [kb.const(0.0)], lambda ivs, a: [kb.add(a[0], kb.exp(kb.sub(load(ivs), m)))]
     )
     return m, s
 
@@ -65,21 +65,21 @@ def layernorm(kb: KernelBuilder, k: KernelSpec) -> None:
     rank = len(shape)
     axes = reduced_axes(k)
     inner = [shape[d] for d in axes]
-    count = kb.f32(float(math.prod(inner)))
-    eps = kb.f32(k.a["eps"])
+    count = kb.const(float(math.prod(inner)))
+    eps = kb.const(k.a["eps"])
 
     def point(outer):
         def at(ivs):
             return scatter_index(rank, axes, outer, ivs)
 
-        (total,) = kb.reduce(inner, [kb.f32(0.0)], lambda ivs, a: [kb.add(a[0], kb.load(x, at(ivs)))])
+        (total,) = kb.reduce(inner, [kb.const(0.0)], lambda ivs, a: [kb.add(a[0], kb.load(x, at(ivs)))])
         mean = kb.div(total, count)
 
         def square_dev(ivs, a):
             dev = kb.sub(kb.load(x, at(ivs)), mean)
             return [kb.add(a[0], kb.mul(dev, dev))]
 
-        (sq,) = kb.reduce(inner, [kb.f32(0.0)], square_dev)
+        (sq,) = kb.reduce(inner, [kb.const(0.0)], square_dev)
         denom = kb.sqrt(kb.add(kb.div(sq, count), eps))
 
         def out(ivs):
@@ -98,7 +98,7 @@ def layernorm(kb: KernelBuilder, k: KernelSpec) -> None:
 def batchnorm(kb: KernelBuilder, k: KernelSpec) -> None:
     """y[n,c,...] = (x[n,c,...] - mean[c]) / sqrt(var[c] + eps) * scale[c] + bias[c]."""
     x, scale, bias, mean, var, y = kb.args
-    eps = kb.f32(k.a["eps"])
+    eps = kb.const(k.a["eps"])
 
     def channel(nc):
         c = [nc[1]]
@@ -123,8 +123,8 @@ def mse_loss(kb: KernelBuilder, k: KernelSpec) -> None:
         d = kb.sub(kb.load(pred, ivs), kb.load(target, ivs))
         return [kb.add(a[0], kb.mul(d, d))]
 
-    (total,) = kb.reduce(shape, [kb.f32(0.0)], step)
-    kb.store(kb.div(total, kb.f32(float(math.prod(shape)))), y, [])
+    (total,) = kb.reduce(shape, [kb.const(0.0)], step)
+    kb.store(kb.div(total, kb.const(float(math.prod(shape)))), y, [])
 
 
 def cross_entropy(kb: KernelBuilder, k: KernelSpec) -> None:
@@ -142,15 +142,15 @@ def cross_entropy(kb: KernelBuilder, k: KernelSpec) -> None:
             v = kb.load(logits, [n, cv[0]])
             return [kb.max(a[0], v), kb.select(kb.cmpi(cv[0], label, "eq"), v, a[1])]
 
-        m, picked = kb.reduce([n_classes], [kb.f32(-math.inf), kb.f32(math.nan)], scan)
+        m, picked = kb.reduce([n_classes], [kb.const(-math.inf), kb.const(math.nan)], scan)
         (s,) = kb.reduce(
-            [n_classes], [kb.f32(0.0)],
+            [n_classes], [kb.const(0.0)],
             lambda cv, a: [kb.add(a[0], kb.exp(kb.sub(kb.load(logits, [n, cv[0]]), m)))],
         )
         return [kb.add(accs[0], kb.add(kb.sub(m, picked), kb.log(s)))]
 
-    (total,) = kb.reduce([n_samples], [kb.f32(0.0)], sample)
-    kb.store(kb.div(total, kb.f32(float(n_samples))), y, [])
+    (total,) = kb.reduce([n_samples], [kb.const(0.0)], sample)
+    kb.store(kb.div(total, kb.const(float(n_samples))), y, [])
 
 
 WRITERS = {

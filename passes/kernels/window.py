@@ -79,10 +79,10 @@ def conv2d(kb: KernelBuilder, k: KernelSpec) -> None:
             h, v = ah.index(kb, i, p), aw.index(kb, j, q)
             ch = c if g is None else kb.affine([(c_group, g), (1, c)])
             inside = _guard(kb, [ah.within(kb, h, 0, ah.size), aw.within(kb, v, 0, aw.size)])
-            xv = kb.if_else(inside, lambda: kb.load(x, [n, ch, h, v]), lambda: kb.f32(0.0))
+            xv = kb.if_else(inside, lambda: kb.load(x, [n, ch, h, v]), lambda: kb.const(0.0))
             return [kb.add(accs[0], kb.mul(xv, kb.load(w, [o, c, p, q])))]
 
-        (acc,) = kb.reduce([c_group, kh, kw], [kb.f32(0.0)], step)
+        (acc,) = kb.reduce([c_group, kh, kw], [kb.const(0.0)], step)
         if bias:
             acc = kb.add(acc, kb.load(bias[0], [o]))
         kb.store(acc, y, [n, o, i, j])
@@ -95,7 +95,7 @@ def maxpool2d(kb: KernelBuilder, k: KernelSpec) -> None:
     """y[n,c,i,j] = max_{p,q} x[n, c, i*s0+p*d0-pad0, j*s1+q*d1-pad1], -inf outside x."""
     x, y = kb.args
     ah, aw = window_axes(k, k.a["kernel"])
-    neg_inf = kb.f32(-math.inf)
+    neg_inf = kb.const(-math.inf)
 
     def point(ivs):
         n, c, i, j = ivs
@@ -126,7 +126,7 @@ def avgpool2d(kb: KernelBuilder, k: KernelSpec) -> None:
     # the divisor is the kernel area unless some window counts fewer taps (a window with
     # no counted tap, possible only when a pad exceeds half the kernel, gives 0/0 = NaN)
     constant = all(a.always(*r) for a, r in zip(axes, counted_range))
-    zero, one = kb.f32(0.0), kb.f32(1.0)
+    zero, one = kb.const(0.0), kb.const(1.0)
 
     def point(ivs):
         n, c, i, j = ivs
@@ -143,7 +143,7 @@ def avgpool2d(kb: KernelBuilder, k: KernelSpec) -> None:
             return [total, kb.add(accs[1], kb.select(counted, one, zero))]
 
         accs = kb.reduce([ah.kernel, aw.kernel], [zero] if constant else [zero, zero], step)
-        divisor = kb.f32(float(ah.kernel * aw.kernel)) if constant else accs[1]
+        divisor = kb.const(float(ah.kernel * aw.kernel)) if constant else accs[1]
         kb.store(kb.div(accs[0], divisor), y, ivs)
 
     kb.nest(k.out_shape, point)
@@ -153,11 +153,11 @@ def global_avgpool(kb: KernelBuilder, k: KernelSpec) -> None:
     """y[n,c,0,0] = (sum_{h,w} x[n,c,h,w]) / (H*W)."""
     x, y = kb.args
     _, _, height, width = k.in_shapes[0]
-    area = kb.f32(float(height * width))
+    area = kb.const(float(height * width))
 
     def point(ivs):
         n, c = ivs
-        (total,) = kb.reduce([height, width], [kb.f32(0.0)],
+        (total,) = kb.reduce([height, width], [kb.const(0.0)],
                              lambda hw, a: [kb.add(a[0], kb.load(x, [n, c, *hw]))])
         kb.store(kb.div(total, area), y, [n, c, 0, 0])
 
