@@ -1,13 +1,8 @@
-"""Re-checking a whole bundle from its files alone (what `vnnc check DIR` runs).
+"""Re-checks a bundle from its files alone: what `vnnc check DIR` and `vnnc compile` run.
 
-Steps, each a row {stage, witness, verdict, reason, seconds}:
-  - the manifest's hashes of every stage file, the parameter file, model.c and the
-    library match the files;
-  - every stage from 00 on has a witness, and each witness is accepted by `check`
-    (stage NN-1 -> stage NN; the import witness relates the parameter file to stage 00);
-  - the library, run in a subprocess on sampled inputs, lands within the stated
-    float32 tolerance of the checker's own reference evaluation of the spec stage.
-The bundle is verified only when every row is accepted.
+Rows {stage, witness, verdict, reason, seconds} (docs/WITNESS.md §6, §7): `bundle` (the
+manifest's hashes), one per stage (its witness, by `check`), then `library` (sampled.py).
+The last stage must be checked by a loop-nests witness, since the library is printed from it.
 """
 
 from __future__ import annotations
@@ -16,6 +11,7 @@ import time
 from pathlib import Path
 
 from vnnc.verifier.check import Accepted, Reject, Rejected, check, load_json, sha256
+from vnnc.verifier.sampled import check_library
 
 
 def _read(root: Path, rel, what: str) -> bytes:
@@ -32,32 +28,29 @@ def _row(stage: str, witness: str, verdict: Accepted | Rejected, t0: float) -> d
             "reason": "" if verdict else verdict.reason, "seconds": round(time.perf_counter() - t0, 4)}
 
 
-def check_files(root: Path, manifest: dict) -> dict:
-    """Hashes of every file the manifest names; returns {stage name: text}."""
-    stages = manifest.get("stages")
+def check_files(root: Path, manifest: dict) -> tuple[dict[str, str], bytes]:
+    """The manifest's hashes against the files; ({stage name: text}, the parameter file)."""
+    stages, witnesses = manifest.get("stages"), manifest.get("witnesses")
     if not isinstance(stages, list) or not stages:
         raise Reject("manifest lists no stages")
-    objects = [manifest.get(key) for key in ("params", "artifacts", "artifact_sha256")]
-    witnesses = manifest.get("witnesses")
-    if not all(isinstance(x, dict) for x in objects) or not isinstance(witnesses, list) or not all(
-            isinstance(w, dict) and isinstance(w.get("stage"), str) for w in witnesses):
-        raise Reject("manifest: params, artifacts and artifact_sha256 must be objects, witnesses "
-                     "a list of {stage, file}")
-    if [s.get("pass") if isinstance(s, dict) else None for s in stages] != ["import", *manifest.get("passes", [])]:
+    if not all(isinstance(manifest.get(key), dict) for key in ("params", "artifacts", "artifact_sha256")) \
+            or not isinstance(witnesses, list) \
+            or not all(isinstance(w, dict) and isinstance(w.get("stage"), str) for w in witnesses):
+        raise Reject("manifest: params, artifacts and artifact_sha256 must be objects, witnesses a list of "
+                     "{stage, file}")
+    passes = [s.get("pass") if isinstance(s, dict) else None for s in stages]
+    if passes != ["import", *manifest.get("passes", [])]:
         raise Reject("manifest: the stages are not the import followed by one stage per pass")
     texts = {}
     for s in stages:
-        if not isinstance(s, dict) or not isinstance(s.get("name"), str) or s["name"] in texts:
+        if not isinstance(s.get("name"), str) or s["name"] in texts:
             raise Reject("malformed or repeated stage entry in the manifest")
         data = _read(root, s.get("file"), s["name"])
         if sha256(data) != s.get("sha256"):
             raise Reject(f"stage {s['name']}: file does not match its sha256 in the manifest")
-        try:
-            texts[s["name"]] = data.decode()
-        except UnicodeDecodeError:
-            raise Reject(f"stage {s['name']}: not UTF-8 text") from None
-    params = manifest["params"]
-    if sha256(_read(root, params.get("file"), "params")) != params.get("sha256"):
+        texts[s["name"]] = data.decode()
+    params = _read(root, manifest["params"].get("file"), "params")
+    if sha256(params) != manifest["params"].get("sha256"):
         raise Reject("params: file does not match its sha256 in the manifest")
     if "library" not in manifest["artifacts"]:
         raise Reject("manifest: artifacts name no library")
@@ -65,16 +58,18 @@ def check_files(root: Path, manifest: dict) -> dict:
         want = manifest["artifact_sha256"].get(key)
         if want is None or sha256(_read(root, rel, key)) != want:
             raise Reject(f"{key}: {rel} does not match its sha256 in the manifest")
-    return texts
+    return texts, params
 
 
 def check_bundle(root: Path, sample: bool = True) -> list[dict]:
+    """The rows of the bundle at `root`; a malformed bundle, or a checker bug, is a rejected
+    `bundle` row, never an exception."""
     rows: list[dict] = []
     try:
         _check_bundle(root, sample, rows)
-    except Exception as e:  # noqa: BLE001 - a malformed bundle or a checker bug is a rejection, never a crash
-        rows.append(_row("bundle", "manifest.json", Rejected(f"cannot check the bundle ({type(e).__name__}: {e})"),
-                         time.perf_counter()))
+    except Exception as e:  # noqa: BLE001 - a rejection, never a crash
+        error = Rejected(f"cannot check the bundle ({type(e).__name__}: {e})")
+        rows.append(_row("bundle", "manifest.json", error, time.perf_counter()))
     return rows
 
 
@@ -84,47 +79,34 @@ def _check_bundle(root: Path, sample: bool, rows: list[dict]) -> None:
         manifest = load_json(_read(root, "manifest.json", "manifest"), "manifest")
         if not isinstance(manifest, dict):
             raise Reject("manifest is not a JSON object")
-        texts = check_files(root, manifest)
+        texts, params = check_files(root, manifest)
     except Reject as e:
         rows.append(_row("bundle", "manifest.json", Rejected(str(e)), t0))
         return
     rows.append(_row("bundle", "manifest.json", Accepted(), t0))
     names = list(texts)
-    witnesses = {w["stage"]: w.get("file") for w in manifest["witnesses"]}
-    params_bytes = (root / manifest["params"]["file"]).read_bytes()
-    params = None
+    files = {w["stage"]: w.get("file") for w in manifest["witnesses"]}
     for i, name in enumerate(names):
         t0 = time.perf_counter()
-        rel = witnesses.get(name)
-        if rel is None:
-            rows.append(_row(name, "", Rejected("no witness for this stage"), t0))
-            continue
         try:
-            witness = _read(root, rel, f"witness of {name}")
+            if files.get(name) is None:
+                raise Reject("no witness for this stage")
+            witness = load_json(_read(root, files[name], f"witness of {name}"))
+            verdict = check(params if i == 0 else texts[names[i - 1]], texts[name], witness)
+            if verdict and i == 0:  # what `vnnc run` and the library row read
+                for key in ("inputs", "outputs"):
+                    if manifest.get(key) != witness["claims"][key]:
+                        raise Reject(f"manifest: {key} differ from the checked spec stage's")
+            if verdict and i == len(names) - 1 and witness["kind"] != "loop-nests":
+                raise Reject(f"the last stage is checked by a {witness['kind']} witness, not loop-nests: "
+                             "the library is printed from it")
         except Reject as e:
-            rows.append(_row(name, str(rel), Rejected(str(e)), t0))
-            continue
-        source = params_bytes if i == 0 else texts[names[i - 1]]
-        verdict = check(source, texts[name], witness, params)
-        if verdict and i == 0:
-            verdict = _signature_matches(manifest, witness)
-        rows.append(_row(name, rel, verdict, t0))
+            verdict = Rejected(str(e))
+        rows.append(_row(name, str(files.get(name) or ""), verdict, t0))
     if sample:
-        from vnnc.verifier.sampled import check_library
-
         t0 = time.perf_counter()
-        library = manifest["artifacts"]["library"]
         if all(row["verdict"] == "accepted" for row in rows):
-            rows.append(_row("library", library, check_library(root, manifest, texts[names[0]], params_bytes), t0))
+            verdict = check_library(root, manifest, texts[names[0]], params)
         else:  # the reference would evaluate an unchecked spec stage
-            rows.append(_row("library", library, Rejected("not run: an earlier step was rejected"), t0))
-
-
-def _signature_matches(manifest: dict, witness: bytes) -> Accepted | Rejected:
-    """The manifest's inputs and outputs (what `vnnc run` and the sampled check read) are
-    the ones the accepted import witness recomputed from the spec stage."""
-    claims = load_json(witness)["claims"]
-    for key in ("inputs", "outputs"):
-        if manifest.get(key) != claims[key]:
-            return Rejected(f"manifest: {key} differ from the checked spec stage's")
-    return Accepted()
+            verdict = Rejected("not run: an earlier step was rejected")
+        rows.append(_row("library", manifest["artifacts"]["library"], verdict, t0))

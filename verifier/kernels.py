@@ -1,16 +1,11 @@
 """The checker's own definition of the loop nest that implements each spec op.
 
-`expected(op, in_shapes, out_shape, attrs)` describes, in the canonical form of
-verifier/loops.py, the stores a correct kernel performs: for every store, its enclosing
-loops, its output index (affine in the loop variables) and the value stored, an
-expression over loads, constants, float operations and reductions. A reduction is
-`("for", var, extent, inits, yields)`: the accumulators start at `inits` and are folded
-in increasing order of `var`; its results are `("res", j, for-node)`.
-
-Each definition states the op's math in the order of evaluation the numerics rely on
-(e.g. the bias is added after the dot product; softmax subtracts the row maximum).
-Loop variables are numbered in program order ("v0", "v1", ...), so the loop order is
-part of the definition.
+`expected(op, in_shapes, out_shape, attrs)` gives the stores of a correct kernel in the
+canonical form of docs/WITNESS.md §5.1: for each store its enclosing loops, its affine
+output index and the value stored, a tree over loads, f32 constants, float operations,
+guards and reductions ("for" nodes, folded in increasing order). Loop variables are
+numbered in program order, so the loop order, like the order of every float operation,
+is part of the definition.
 """
 
 from __future__ import annotations
@@ -22,20 +17,20 @@ NEG_INF, NAN = -math.inf, math.nan
 
 
 def f32(x: float) -> tuple:
-    """A float32 constant, by its bits."""
+    """A float32 constant, by its little-endian bits."""
     return ("f32", struct.pack("<f", x).hex())
 
 
 def aff(terms=(), const: int = 0) -> tuple:
-    """sum(coef * var) + const in canonical form: ("aff", const, ((var, coef), ...))."""
+    """const + sum(coef * var) as ("aff", const, ((var, coef), ...)), vars sorted, no zero
+    coefficient; each term's var is an int or an affine form."""
     coefs: dict[str, int] = {}
     for coef, var in terms:
         if isinstance(var, int):
             const += coef * var
             continue
-        _, c, ts = var
-        const += coef * c
-        for v, k in ts:
+        const += coef * var[1]
+        for v, k in var[2]:
             coefs[v] = coefs.get(v, 0) + coef * k
     return ("aff", const, tuple(sorted((v, k) for v, k in coefs.items() if k)))
 
@@ -45,33 +40,31 @@ def idx(x) -> tuple:
 
 
 class Nest:
-    """Builds the canonical description of one kernel; args are numbered 0..n-1, the
-    output is the last."""
+    """Builds one kernel's stores; its arguments are numbered 0.., the output last."""
 
-    def __init__(self, n_args: int):
-        self.out = n_args - 1
+    def __init__(self):
         self.loops: list[tuple[str, int]] = []
         self.stores: list[tuple] = []
         self.count = 0
 
-    def var(self) -> str:
+    def var(self) -> tuple[str, tuple]:
         self.count += 1
-        return f"v{self.count - 1}"
+        return f"v{self.count - 1}", ("aff", 0, ((f"v{self.count - 1}", 1),))
 
     def nest(self, extents, body) -> None:
+        """body(indices) inside plain loops over `extents`, outermost first."""
         if not extents:
-            body([])
-            return
-        v = self.var()
+            return body([])
+        v, iv = self.var()
         self.loops.append((v, extents[0]))
-        self.nest(extents[1:], lambda ivs: body([aff([(1, ("aff", 0, ((v, 1),)))])] + ivs))
+        self.nest(extents[1:], lambda ivs: body([iv, *ivs]))
         self.loops.pop()
 
     def reduce(self, extents, inits, body) -> list:
+        """Accumulators from `inits`, folded by body(indices, accumulators) over `extents`."""
         if not extents:
             return list(body([], list(inits)))
-        v = self.var()
-        iv = ("aff", 0, ((v, 1),))
+        v, iv = self.var()
         accs = [("acc", v, j) for j in range(len(inits))]
         if len(extents) == 1:
             yields = body([iv], accs)
@@ -87,18 +80,14 @@ class Nest:
         self.stores.append((tuple(self.loops), tuple(idx(i) for i in index), value))
 
 
-def op(name, *xs):
-    return (name, *xs)
-
-
 def in_range(x, lo, hi):
-    return op("andi", op("cmpi", "sge", x, idx(lo)), op("cmpi", "slt", x, idx(hi)))
+    return ("andi", ("cmpi", "sge", x, idx(lo)), ("cmpi", "slt", x, idx(hi)))
 
 
 def all_of(conds):
     acc = None
     for c in conds:
-        acc = c if acc is None else op("andi", acc, c)
+        acc = c if acc is None else ("andi", acc, c)
     return acc
 
 
@@ -107,80 +96,79 @@ def if_else(cond, then, otherwise):
 
 
 def bcast(ivs, shape, rank):
-    lead = rank - len(shape)
-    return [0 if n == 1 else ivs[lead + d] for d, n in enumerate(shape)]
+    return [0 if n == 1 else ivs[rank - len(shape) + d] for d, n in enumerate(shape)]
 
 
-def norm_axes(axes, rank):
-    return sorted({a % rank for a in axes})
+def split(shape, axes):
+    """The kept extents, the reduced extents, and at(kept, reduced) -> the full index."""
+    axes = sorted({a % len(shape) for a in axes})
 
+    def at(kept, reduced):
+        k, r = iter(kept), iter(reduced)
+        return [next(r) if d in axes else next(k) for d in range(len(shape))]
 
-def scatter(rank, axes, outer, inner):
-    o, i = iter(outer), iter(inner)
-    return [next(i) if d in axes else next(o) for d in range(rank)]
+    return [n for d, n in enumerate(shape) if d not in axes], [shape[d] for d in axes], at
 
 
 # ---------------------------------------------------------------- pointwise
 
-SQRT2_INV, TANH_C = 1 / math.sqrt(2), math.sqrt(2 / math.pi)
-
 SCALAR = {
-    "add": lambda a, xs: op("addf", *xs), "sub": lambda a, xs: op("subf", *xs),
-    "mul": lambda a, xs: op("mulf", *xs), "div": lambda a, xs: op("divf", *xs),
-    "neg": lambda a, xs: op("negf", xs[0]),
-    "relu": lambda a, xs: op("maximumf", xs[0], f32(0.0)),       # max(x, 0), NaN propagates
-    "leaky_relu": lambda a, xs: op("select", op("cmpf", "uge", xs[0], f32(0.0)), xs[0],
-                                   op("mulf", f32(a["alpha"]), xs[0])),
-    "sigmoid": lambda a, xs: op("divf", f32(1.0), op("addf", f32(1.0), op("exp", op("negf", xs[0])))),
-    "tanh": lambda a, xs: op("tanh", xs[0]), "erf": lambda a, xs: op("erf", xs[0]),
-    "exp": lambda a, xs: op("exp", xs[0]), "log": lambda a, xs: op("log", xs[0]),
-    "sqrt": lambda a, xs: op("sqrt", xs[0]),
+    "add": lambda a, x: ("addf", *x), "sub": lambda a, x: ("subf", *x),
+    "mul": lambda a, x: ("mulf", *x), "div": lambda a, x: ("divf", *x),
+    "neg": lambda a, x: ("negf", x[0]),
+    "relu": lambda a, x: ("maximumf", x[0], f32(0.0)),  # max(x, 0), NaN propagates
+    "leaky_relu": lambda a, x: ("select", ("cmpf", "uge", x[0], f32(0.0)), x[0],
+                                ("mulf", f32(a["alpha"]), x[0])),  # x >= 0 ? x : alpha x
+    "sigmoid": lambda a, x: ("divf", f32(1.0), ("addf", f32(1.0), ("exp", ("negf", x[0])))),
+    "tanh": lambda a, x: ("tanh", x[0]), "erf": lambda a, x: ("erf", x[0]),
+    "exp": lambda a, x: ("exp", x[0]), "log": lambda a, x: ("log", x[0]),
+    "sqrt": lambda a, x: ("sqrt", x[0]),
+    "gelu": lambda a, x: gelu(x[0], a.get("approximate", "none")),
 }
 
 
-def gelu(a, xs):
-    (x,) = xs
-    half = op("mulf", f32(0.5), x)
-    if a.get("approximate", "none") == "tanh":  # x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-        x3 = op("mulf", op("mulf", x, x), x)
-        inner = op("mulf", f32(TANH_C), op("addf", x, op("mulf", f32(0.044715), x3)))
-        return op("mulf", half, op("addf", f32(1.0), op("tanh", inner)))
-    return op("mulf", half, op("addf", f32(1.0), op("erf", op("mulf", x, f32(SQRT2_INV)))))
-
-
-SCALAR["gelu"] = gelu
+def gelu(x, approximate):
+    half = ("mulf", f32(0.5), x)
+    if approximate == "tanh":  # x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+        x3 = ("mulf", ("mulf", x, x), x)
+        inner = ("mulf", f32(math.sqrt(2 / math.pi)), ("addf", x, ("mulf", f32(0.044715), x3)))
+        return ("mulf", half, ("addf", f32(1.0), ("tanh", inner)))
+    # x/2 (1 + erf(x / sqrt 2))
+    return ("mulf", half, ("addf", f32(1.0), ("erf", ("mulf", x, f32(1 / math.sqrt(2))))))
 
 
 def pointwise(k: Nest, name, ins, out, a):
-    def body(ivs):
-        xs = [k.load(i, bcast(ivs, s, len(out))) for i, s in enumerate(ins)]
-        k.store(SCALAR[name](a, xs), ivs)
-
-    k.nest(out, body)
+    # y[i] = f(x_0[i], ...), each operand broadcast numpy-style
+    k.nest(out, lambda ivs: k.store(
+        SCALAR[name](a, [k.load(i, bcast(ivs, s, len(out))) for i, s in enumerate(ins)]), ivs))
 
 
 # ---------------------------------------------------------------- contractions
+
+
+def dot(k: Nest, n: int, x, w):
+    """sum_k x(k) w(k) for k = 0 .. n-1, from 0.0 in increasing k."""
+    return k.reduce([n], [f32(0.0)], lambda kv, s: [
+        ("addf", s[0], ("mulf", k.load(*x(kv[0])), k.load(*w(kv[0]))))])[0]
 
 
 def linear(k: Nest, name, ins, out, a):
     # y[.., j] = (sum_k x[.., k] W[j, k]) + b[j]
     def point(ivs):
         *lead, j = ivs
-        (acc,) = k.reduce([ins[1][1]], [f32(0.0)], lambda kv, s: [
-            op("addf", s[0], op("mulf", k.load(0, [*lead, kv[0]]), k.load(1, [j, kv[0]])))])
-        if len(ins) == 3:
-            acc = op("addf", acc, k.load(2, [j]))
-        k.store(acc, ivs)
+        acc = dot(k, ins[1][1], lambda kv: (0, [*lead, kv]), lambda kv: (1, [j, kv]))
+        k.store(("addf", acc, k.load(2, [j])) if len(ins) == 3 else acc, ivs)
 
     k.nest(out, point)
 
 
 def matmul(k: Nest, name, ins, out, a):
-    # numpy.matmul: 1-D operands promoted, batch dimensions broadcast
+    # numpy.matmul: y[.., i, j] = sum_k a[.., i, k] b[.., k, j], 1-D operands promoted, batch
+    # dimensions broadcast
     sa, sb = ins
     a2 = (1, *sa) if len(sa) == 1 else sa
     b2 = (*sb, 1) if len(sb) == 1 else sb
-    rank = max(len(a2), len(b2))
+    rank = max(len(a2), len(b2)) - 2
 
     def point(ivs):
         full = list(ivs)
@@ -189,14 +177,10 @@ def matmul(k: Nest, name, ins, out, a):
         if len(sb) == 1:
             full.append(0)
         batch, i, j = full[:-2], full[-2], full[-1]
-
-        def step(kv, s):
-            ai = bcast(batch, a2[:-2], rank - 2) + [i, kv[0]]
-            bi = bcast(batch, b2[:-2], rank - 2) + [kv[0], j]
-            ai, bi = (ai[1:] if len(sa) == 1 else ai), (bi[:-1] if len(sb) == 1 else bi)
-            return [op("addf", s[0], op("mulf", k.load(0, ai), k.load(1, bi)))]
-
-        k.store(k.reduce([a2[-1]], [f32(0.0)], step)[0], ivs)
+        ai = bcast(batch, a2[:-2], rank) + [i]
+        bj = bcast(batch, b2[:-2], rank)
+        k.store(dot(k, a2[-1], lambda kv: (0, ai[1:] + [kv] if len(sa) == 1 else ai + [kv]),
+                    lambda kv: (1, bj + [kv] if len(sb) == 1 else bj + [kv, j])), ivs)
 
     k.nest(out, point)
 
@@ -246,12 +230,10 @@ def conv2d(k: Nest, name, ins, out, a):
             ch = c if g is None else aff([(c_group, g), (1, c)])
             inside = guard(axes, (h, v), [(0, axes[0][0]), (0, axes[1][0])])
             xv = if_else(inside, k.load(0, [n, ch, h, v]), f32(0.0))
-            return [op("addf", s[0], op("mulf", xv, k.load(1, [o, c, p, q])))]
+            return [("addf", s[0], ("mulf", xv, k.load(1, [o, c, p, q])))]
 
         (acc,) = k.reduce([c_group, kh, kw], [f32(0.0)], step)
-        if len(ins) == 3:
-            acc = op("addf", acc, k.load(2, [o]))
-        k.store(acc, [n, o, i, j])
+        k.store(("addf", acc, k.load(2, [o])) if len(ins) == 3 else acc, [n, o, i, j])
 
     k.nest([out[0], groups, o_group, *out[2:]] if groups > 1 else list(out), point)
 
@@ -275,12 +257,12 @@ def pool(k: Nest, name, ins, out, a):
             h, v = tap(axes[0], i, tv[0]), tap(axes[1], j, tv[1])
             inside = guard(axes, (h, v), [(0, axes[0][0]), (0, axes[1][0])])
             if is_max:
-                return [op("maximumf", s[0], if_else(inside, k.load(0, [n, c, h, v]), f32(NEG_INF)))]
-            total = op("addf", s[0], if_else(inside, k.load(0, [n, c, h, v]), f32(0.0)))
+                return [("maximumf", s[0], if_else(inside, k.load(0, [n, c, h, v]), f32(NEG_INF)))]
+            total = ("addf", s[0], if_else(inside, k.load(0, [n, c, h, v]), f32(0.0)))
             if constant:
                 return [total]
             counted = guard(axes, (h, v), ranges) if a["count_include_pad"] else inside
-            return [total, op("addf", s[1], op("select", counted, f32(1.0), f32(0.0)))]
+            return [total, ("addf", s[1], ("select", counted, f32(1.0), f32(0.0)))]
 
         init = [f32(NEG_INF)] if is_max else [f32(0.0)] * (1 if constant else 2)
         accs = k.reduce(list(a["kernel"]), init, step)
@@ -288,20 +270,9 @@ def pool(k: Nest, name, ins, out, a):
             k.store(accs[0], ivs)
         else:
             divisor = f32(float(a["kernel"][0] * a["kernel"][1])) if constant else accs[1]
-            k.store(op("divf", accs[0], divisor), ivs)
+            k.store(("divf", accs[0], divisor), ivs)
 
     k.nest(out, point)
-
-
-def global_avgpool(k: Nest, name, ins, out, a):
-    # y[n,c,0,0] = (sum_{h,w} x[n,c,h,w]) / (H W)
-    _, _, hh, ww = ins[0]
-
-    def point(ivs):
-        (total,) = k.reduce([hh, ww], [f32(0.0)], lambda hw, s: [op("addf", s[0], k.load(0, [*ivs, *hw]))])
-        k.store(op("divf", total, f32(float(hh * ww))), [*ivs, 0, 0])
-
-    k.nest(out[:2], point)
 
 
 # ---------------------------------------------------------------- normalisations and losses
@@ -309,66 +280,57 @@ def global_avgpool(k: Nest, name, ins, out, a):
 
 def softmax(k: Nest, name, ins, out, a):
     # m = max_j x_j; s = sum_j exp(x_j - m); y_i = exp(x_i - m) / s, or (x_i - m) - log s
-    shape = ins[0]
-    axis = a["axis"] % len(shape)
+    kept, (n,), at = split(ins[0], [a["axis"]])
 
     def row(outer):
-        def at(ivs):
-            return scatter(len(shape), [axis], outer, ivs)
-
-        (m,) = k.reduce([shape[axis]], [f32(NEG_INF)], lambda iv, s: [op("maximumf", s[0], k.load(0, at(iv)))])
-        (s,) = k.reduce([shape[axis]], [f32(0.0)], lambda iv, t: [
-            op("addf", t[0], op("exp", op("subf", k.load(0, at(iv)), m)))])
+        (m,) = k.reduce([n], [f32(NEG_INF)], lambda iv, s: [("maximumf", s[0], k.load(0, at(outer, iv)))])
+        (s,) = k.reduce([n], [f32(0.0)], lambda iv, t: [
+            ("addf", t[0], ("exp", ("subf", k.load(0, at(outer, iv)), m)))])
 
         def point(ivs):
-            shifted = op("subf", k.load(0, at(ivs)), m)
-            k.store(op("subf", shifted, op("log", s)) if name == "log_softmax"
-                    else op("divf", op("exp", shifted), s), at(ivs))
+            shifted = ("subf", k.load(0, at(outer, ivs)), m)
+            k.store(("subf", shifted, ("log", s)) if name == "log_softmax"
+                    else ("divf", ("exp", shifted), s), at(outer, ivs))
 
-        k.nest([shape[axis]], point)
+        k.nest([n], point)
 
-    k.nest([n for d, n in enumerate(shape) if d != axis], row)
+    k.nest(kept, row)
 
 
 def layernorm(k: Nest, name, ins, out, a):
     # mean = sum x / n; var = sum (x - mean)^2 / n; y = (x - mean) / sqrt(var + eps) [* scale + bias]
-    shape = ins[0]
-    axes = norm_axes(a["axes"], len(shape))
-    inner = [shape[d] for d in axes]
+    kept, inner, at = split(ins[0], a["axes"])
     count = f32(float(math.prod(inner)))
 
     def point(outer):
-        def at(ivs):
-            return scatter(len(shape), axes, outer, ivs)
-
-        (total,) = k.reduce(inner, [f32(0.0)], lambda iv, s: [op("addf", s[0], k.load(0, at(iv)))])
-        mean = op("divf", total, count)
-        (sq,) = k.reduce(inner, [f32(0.0)], lambda iv, s: [
-            op("addf", s[0], op("mulf", op("subf", k.load(0, at(iv)), mean), op("subf", k.load(0, at(iv)), mean)))])
-        denom = op("sqrt", op("addf", op("divf", sq, count), f32(a["eps"])))
+        (total,) = k.reduce(inner, [f32(0.0)], lambda iv, s: [("addf", s[0], k.load(0, at(outer, iv)))])
+        mean = ("divf", total, count)
+        (sq,) = k.reduce(inner, [f32(0.0)], lambda iv, s: [("addf", s[0], (
+            "mulf", ("subf", k.load(0, at(outer, iv)), mean), ("subf", k.load(0, at(outer, iv)), mean)))])
+        denom = ("sqrt", ("addf", ("divf", sq, count), f32(a["eps"])))
 
         def store(ivs):
-            v = op("divf", op("subf", k.load(0, at(ivs)), mean), denom)
+            v = ("divf", ("subf", k.load(0, at(outer, ivs)), mean), denom)
             if len(ins) > 1:
-                v = op("mulf", v, k.load(1, ivs))
+                v = ("mulf", v, k.load(1, ivs))
             if len(ins) > 2:
-                v = op("addf", v, k.load(2, ivs))
-            k.store(v, at(ivs))
+                v = ("addf", v, k.load(2, ivs))
+            k.store(v, at(outer, ivs))
 
         k.nest(inner, store)
 
-    k.nest([n for d, n in enumerate(shape) if d not in axes], point)
+    k.nest(kept, point)
 
 
 def batchnorm(k: Nest, name, ins, out, a):
     # y = (x - mean[c]) / sqrt(var[c] + eps) * scale[c] + bias[c]; operands x, scale, bias, mean, var
     def channel(nc):
         c = [nc[1]]
-        denom = op("sqrt", op("addf", k.load(4, c), f32(a["eps"])))
+        denom = ("sqrt", ("addf", k.load(4, c), f32(a["eps"])))
 
         def point(rest):
-            v = op("divf", op("subf", k.load(0, [*nc, *rest]), k.load(3, c)), denom)
-            k.store(op("addf", op("mulf", v, k.load(1, c)), k.load(2, c)), [*nc, *rest])
+            v = ("divf", ("subf", k.load(0, [*nc, *rest]), k.load(3, c)), denom)
+            k.store(("addf", ("mulf", v, k.load(1, c)), k.load(2, c)), [*nc, *rest])
 
         k.nest(list(out[2:]), point)
 
@@ -378,11 +340,11 @@ def batchnorm(k: Nest, name, ins, out, a):
 def mse_loss(k: Nest, name, ins, out, a):
     # y = (sum (p - t)^2) / numel
     def step(ivs, s):
-        d = op("subf", k.load(0, ivs), k.load(1, ivs))
-        return [op("addf", s[0], op("mulf", d, d))]
+        d = ("subf", k.load(0, ivs), k.load(1, ivs))
+        return [("addf", s[0], ("mulf", d, d))]
 
     (total,) = k.reduce(list(ins[0]), [f32(0.0)], step)
-    k.store(op("divf", total, f32(float(math.prod(ins[0])))), [])
+    k.store(("divf", total, f32(float(math.prod(ins[0])))), [])
 
 
 def cross_entropy(k: Nest, name, ins, out, a):
@@ -391,16 +353,16 @@ def cross_entropy(k: Nest, name, ins, out, a):
 
     def sample(nv, s):
         n = nv[0]
-        label = op("index_cast", k.load(1, [n]))
+        label = ("index_cast", k.load(1, [n]))
         m, picked = k.reduce([n_classes], [f32(NEG_INF), f32(NAN)], lambda cv, t: [
-            op("maximumf", t[0], k.load(0, [n, cv[0]])),
-            op("select", op("cmpi", "eq", cv[0], label), k.load(0, [n, cv[0]]), t[1])])
+            ("maximumf", t[0], k.load(0, [n, cv[0]])),
+            ("select", ("cmpi", "eq", cv[0], label), k.load(0, [n, cv[0]]), t[1])])
         (e,) = k.reduce([n_classes], [f32(0.0)], lambda cv, t: [
-            op("addf", t[0], op("exp", op("subf", k.load(0, [n, cv[0]]), m)))])
-        return [op("addf", s[0], op("addf", op("subf", m, picked), op("log", e)))]
+            ("addf", t[0], ("exp", ("subf", k.load(0, [n, cv[0]]), m)))])
+        return [("addf", s[0], ("addf", ("subf", m, picked), ("log", e)))]
 
     (total,) = k.reduce([n_samples], [f32(0.0)], sample)
-    k.store(op("divf", total, f32(float(n_samples))), [])
+    k.store(("divf", total, f32(float(n_samples))), [])
 
 
 # ---------------------------------------------------------------- data movement and reductions
@@ -438,25 +400,26 @@ def slice_(k: Nest, name, ins, out, a):
 
 def reduce_(k: Nest, name, ins, out, a):
     # y[kept] = sum / mean / max over the reduced indices, in increasing order
-    shape = ins[0]
-    axes = norm_axes(a["axes"], len(shape))
-    inner = [shape[d] for d in axes]
+    kept, inner, at = split(ins[0], a["axes"])
     is_max = name == "reduce_max"
 
     def point(outer):
         (acc,) = k.reduce(inner, [f32(NEG_INF if is_max else 0.0)], lambda iv, s: [
-            op("maximumf" if is_max else "addf", s[0], k.load(0, scatter(len(shape), axes, outer, iv)))])
+            ("maximumf" if is_max else "addf", s[0], k.load(0, at(outer, iv)))])
         if name == "reduce_mean":
-            acc = op("divf", acc, f32(float(math.prod(inner))))
-        k.store(acc, scatter(len(shape), axes, outer, [0] * len(axes)) if a["keepdims"] else outer)
+            acc = ("divf", acc, f32(float(math.prod(inner))))
+        k.store(acc, at(outer, [0] * len(inner)) if a["keepdims"] else outer)
 
-    k.nest([n for d, n in enumerate(shape) if d not in axes], point)
+    k.nest(kept, point)
 
 
 DEFINITIONS = {
     **{name: pointwise for name in SCALAR},
     "linear": linear, "matmul": matmul, "conv2d": conv2d, "maxpool2d": pool, "avgpool2d": pool,
-    "global_avgpool": global_avgpool, "softmax": softmax, "log_softmax": softmax,
+    # y[n,c,0,0] = (sum_{h,w} x[n,c,h,w]) / (H W): reduce_mean over axes 2, 3, keeping them
+    "global_avgpool": lambda k, name, ins, out, a: reduce_(
+        k, "reduce_mean", ins, out, {"axes": (2, 3), "keepdims": True}),
+    "softmax": softmax, "log_softmax": softmax,
     "layernorm": layernorm, "batchnorm": batchnorm, "mse_loss": mse_loss,
     "cross_entropy": cross_entropy, "transpose": transpose, "concat": concat, "slice": slice_,
     "reduce_sum": reduce_, "reduce_mean": reduce_, "reduce_max": reduce_,
@@ -465,6 +428,6 @@ DEFINITIONS = {
 
 def expected(name: str, ins, out, attrs) -> list[tuple]:
     """The stores of the kernel for spec op `name`; KeyError for an op without a definition."""
-    k = Nest(len(ins) + 1)
+    k = Nest()
     DEFINITIONS[name](k, name, [tuple(s) for s in ins], tuple(out), attrs)
     return k.stores

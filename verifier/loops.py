@@ -1,39 +1,30 @@
 """Checks the `loop-nests` witness of lower-to-loops: spec stage -> loop stage.
 
-For every kernel the witness names (op, operand shapes, result shape, attributes, and
-its stores), the checker
-  1. reads the kernel's loop IR back into the canonical form of verifier/kernels.py:
-     loops must run from 0 by 1 to a constant, indices must be affine in the loop
-     variables, loads read the kernel's arguments, stores write only its last argument,
-     and scf.for accumulators become ("for", var, extent, inits, yields) nodes;
-  2. requires that form to equal both the witness's stores and the checker's own
-     definition of the op (kernels.expected), every output element to be stored
-     exactly once, and every load under scf.if to be one a stored value needs;
-then it checks the model function (the call graph) against the spec function: each spec
-op, in order, is one call to a kernel certified for that op with those shapes and
-attributes, whose arguments are the buffers holding the op's operands (model inputs,
-parameter globals with the parameter's hash, constant globals with the constant's
-values, or fresh buffers written by earlier calls) and whose destination is a fresh
-buffer or an output written once; every buffer is defined with its spec value's type, and a
-freed buffer is never used or written again.
+docs/WITNESS.md §5. Each certified kernel is read back (`KernelReader`) into the canonical
+form of kernels.py: loops from 0 by 1 to a constant, affine indices, loads from its
+arguments, stores into its last one outside reductions and scf.if, each value defined once
+and, unless an index or a constant, used (no dead code). That form must equal the witness's
+stores and the checker's own definition (`kernels.expected`); every output element must be
+stored once (`stored_once`) and every load outside scf.if stay inside its buffer (interval
+bounds, `in_bounds`). Then `call_graph` matches the loop @main against the spec's (§5.3).
 """
 
 from __future__ import annotations
 
 import math
-import struct
 
 import numpy as np
 from vnnc.verifier import kernels
 from vnnc.verifier.check import Reject
-from vnnc.verifier.mlir import Dense, DenseArray, Op, Sym, Type, Typed, Unit, parse
+from vnnc.verifier.mlir import Dense, Op, Opaque, Sym, Type, Typed, Unit, parse
+from vnnc.verifier.semantics import main_function, plain, plain_attrs
 
 CMPF = ["false", "oeq", "ogt", "oge", "olt", "ole", "one", "ord", "ueq", "ugt", "uge", "ult", "ule",
         "une", "uno", "true"]
 CMPI = ["eq", "ne", "slt", "sle", "sgt", "sge", "ult", "ule", "ugt", "uge"]
-FLOAT_OPS = {"arith.addf": "addf", "arith.subf": "subf", "arith.mulf": "mulf", "arith.divf": "divf",
-             "arith.maximumf": "maximumf", "arith.negf": "negf", "math.exp": "exp", "math.log": "log",
-             "math.sqrt": "sqrt", "math.tanh": "tanh", "math.erf": "erf"}
+FLOAT_OPS = {**{f"arith.{n}": n for n in ("addf", "subf", "mulf", "divf", "maximumf", "negf")},
+             **{f"math.{n}": n for n in ("exp", "log", "sqrt", "tanh", "erf")}}
+NO_FAST_MATH = Opaque("#arith.fastmath<none>")
 
 
 def canonical(x):
@@ -41,39 +32,56 @@ def canonical(x):
     return tuple(canonical(v) for v in x) if isinstance(x, list) else x
 
 
+def buffer_type(t: Type) -> Type:
+    """The memref that holds a spec tensor of type t."""
+    return Type("memref", t.shape, t.elem)
+
+
 # ---------------------------------------------------------------- reading one kernel
 
 
 class KernelReader:
+    """One kernel read into its stores [(loops, index, value)], docs/WITNESS.md §5.1."""
+
     def __init__(self, fn: Op):
         self.name = fn.props.get("sym_name")
-        block = fn.regions[0][0]
-        self.args = {name: i for i, (name, _) in enumerate(block.args)}
+        block = self.only_block(fn, 0)
         self.types = [t for _, t in block.args]
         if any(t.kind != "memref" for t in self.types) or fn.results:
             raise Reject(f"kernel @{self.name}: arguments must be memrefs and results none")
-        self.out = len(block.args) - 1
-        self.env: dict[str, object] = {}
-        self.loops: list[tuple[str, int]] = []
+        self.env: dict[str, tuple] = {}  # name -> value; the parser checked where each is visible
+        self.defined: set[str] = set()  # each name once in the kernel, sibling regions included
+        for i, (name, _) in enumerate(block.args):
+            self.define(fn, name, ("arg", i))
+        self.unused: set[str] = set()  # values computed from memory or floats, not yet used
+        self.loops: list[tuple[str, int]] = []  # the enclosing plain loops
         self.extents: dict[str, int] = {}
         self.stores: list[tuple] = []
-        self.guarded: set[tuple] = set()  # (guards, load) of every load under scf.if
-        self.count = 0
+        self.count, self.may_store, self.guarded = 0, True, False
         self.block(block.ops, "func.return")
 
     def fail(self, op: Op, why: str):
         raise Reject(f"kernel @{self.name}: {op.name}: {why}")
 
-    def value(self, op: Op, name: str):
-        if name not in self.env:
-            self.fail(op, f"{name} is not defined here")
-        return self.env[name]
+    def only_block(self, op: Op, k: int):
+        if len(op.regions) <= k or len(op.regions[k]) != 1:
+            self.fail(op, f"region {k} must hold one block")
+        return op.regions[k][0]
 
-    def affine(self, op: Op, name: str) -> tuple:
-        v = self.value(op, name)
-        if not (isinstance(v, tuple) and v[0] == "aff"):
-            self.fail(op, f"{name} is not an affine index")
-        return v
+    def define(self, op: Op, name: str, value: tuple) -> None:
+        if name in self.defined:
+            self.fail(op, f"{name} is defined twice")
+        self.defined.add(name)
+        self.env[name] = value
+        if value[0] not in ("arg", "aff", "acc", "f32"):  # not an index, constant or block argument
+            self.unused.add(name)
+
+    def value(self, op: Op, name: str, kind: str = "") -> tuple:
+        """The value `name` (of `kind`: "aff" an affine index, "arg" a kernel argument)."""
+        if kind and self.env[name][0] != kind:
+            self.fail(op, f"{name} is not {'an affine index' if kind == 'aff' else 'a kernel argument'}")
+        self.unused.discard(name)
+        return self.env[name]
 
     def block(self, ops: list[Op], terminator: str) -> list:
         for op in ops[:-1]:
@@ -82,86 +90,72 @@ class KernelReader:
             raise Reject(f"kernel @{self.name}: a block does not end with {terminator}")
         return [self.value(ops[-1], v) for v in ops[-1].operands]
 
+    def region(self, op: Op, k: int, bind: tuple = ()) -> tuple:
+        """What the one block of op's region k yields, its arguments bound to `bind`."""
+        body = self.only_block(op, k)
+        if len(body.args) != len(bind):
+            self.fail(op, "block arguments do not match the iteration arguments")
+        for (name, _), value in zip(body.args, bind):
+            self.define(op, name, value)
+        return tuple(self.block(body.ops, "scf.yield"))
+
     def op(self, op: Op) -> None:
         name, ins = op.name, op.operands
-        fastmath = op.prop("fastmath")
-        if fastmath is not None and getattr(fastmath, "text", None) != "#arith.fastmath<none>":
+        if op.prop("fastmath", NO_FAST_MATH) != NO_FAST_MATH:
             self.fail(op, "fast-math flags are not allowed")
+        if op.regions and name not in ("scf.for", "scf.if"):
+            self.fail(op, "takes no regions")
+        if name == "scf.for":
+            return self.for_loop(op)
+        if name == "scf.if":
+            return self.if_else(op)
+        if name == "memref.store":
+            if self.value(op, ins[1], "arg")[1] != len(self.types) - 1 or not self.may_store:
+                self.fail(op, "stores go only to the output argument, outside reductions and scf.if")
+            index = tuple(self.value(op, v, "aff") for v in ins[2:])
+            self.stores.append((tuple(self.loops), index, self.value(op, ins[0])))
+            return
         if name == "arith.constant":
             v = op.prop("value")
-            if not isinstance(v, Typed):
-                self.fail(op, "unsupported constant")
-            if v.type.elem == "index":
-                result = ("aff", int(v.value), ())
-            elif v.type.elem == "f32":
-                result = ("f32", struct.pack("<f", v.value).hex())
-            else:
-                self.fail(op, f"constant of type {v.type}")
+            if not isinstance(v, Typed) or [v.type] != op.result_types or v.type.elem not in ("index", "f32"):
+                self.fail(op, "constants are index or f32 values of the result's type")
+            result = ("aff", v.value, ()) if v.type.elem == "index" else kernels.f32(v.value)
         elif name in ("arith.addi", "arith.subi", "arith.muli"):
-            a, b = self.affine(op, ins[0]), self.affine(op, ins[1])
-            if name == "arith.muli":
-                if a[2] and b[2]:
-                    self.fail(op, "product of two loop variables is not affine")
-                a, b = (a, b) if not b[2] else (b, a)
-                result = kernels.aff([(b[1], a)])
+            a, b = self.value(op, ins[0], "aff"), self.value(op, ins[1], "aff")
+            if name == "arith.muli" and a[2] and b[2]:
+                self.fail(op, "product of two loop variables is not affine")
+            if name == "arith.muli":  # one side is a constant
+                result = kernels.aff([(b[1], a)]) if not b[2] else kernels.aff([(a[1], b)])
             else:
                 result = kernels.aff([(1, a), (-1 if name == "arith.subi" else 1, b)])
         elif name in FLOAT_OPS:
             result = (FLOAT_OPS[name], *(self.value(op, v) for v in ins))
-        elif name == "arith.cmpf":
-            result = ("cmpf", CMPF[op.prop("predicate").value], *(self.value(op, v) for v in ins))
-        elif name == "arith.cmpi":
-            result = ("cmpi", CMPI[op.prop("predicate").value], *(self.value(op, v) for v in ins))
+        elif name in ("arith.cmpf", "arith.cmpi"):
+            names, p = CMPF if name == "arith.cmpf" else CMPI, op.prop("predicate")
+            if not (isinstance(p, Typed) and type(p.value) is int and 0 <= p.value < len(names)):
+                self.fail(op, "unknown predicate")
+            result = (name[6:], names[p.value], *(self.value(op, v) for v in ins))
         elif name in ("arith.select", "arith.andi", "arith.index_cast"):
             result = (name[6:], *(self.value(op, v) for v in ins))
         elif name == "memref.load":
-            result = ("load", self.buffer(op, ins[0]), tuple(self.affine(op, v) for v in ins[1:]))
-            self.in_bounds(op, result[1], result[2])
-        elif name == "memref.store":
-            if self.buffer(op, ins[1]) != self.out or self.inside_reduction:
-                self.fail(op, "stores go only to the output argument, outside reductions")
-            index = tuple(self.affine(op, v) for v in ins[2:])
-            self.stores.append((tuple(self.loops), index, self.value(op, ins[0])))
-            return
-        elif name == "scf.for":
-            self.for_loop(op)
-            return
-        elif name == "scf.if":
-            cond = self.value(op, ins[0])
-            saved = self.inside_reduction, self.guards
-            self.inside_reduction = True
-            self.guards = saved[1] + ((cond, True),)
-            then = tuple(self.block(op.regions[0][0].ops, "scf.yield"))
-            self.guards = saved[1] + ((cond, False),)
-            other = tuple(self.block(op.regions[1][0].ops, "scf.yield")) if len(op.regions) > 1 and op.regions[1] else ()
-            self.inside_reduction, self.guards = saved
-            node = ("if", cond, then, other)
-            for j, r in enumerate(op.results):
-                self.env[r] = ("res", j, node)
-            return
+            arg = self.value(op, ins[0], "arg")[1]
+            result = ("load", arg, tuple(self.value(op, v, "aff") for v in ins[1:]))
+            self.in_bounds(op, arg, result[2])
         else:
             self.fail(op, "not allowed in a kernel")
         if len(op.results) != 1:
             self.fail(op, "expected one result")
-        self.env[op.results[0]] = result
-
-    inside_reduction = False
-    guards: tuple = ()  # (condition, branch) of each enclosing scf.if
-
-    def buffer(self, op: Op, name: str) -> int:
-        if name not in self.args:
-            self.fail(op, f"{name} is not an argument of the kernel")
-        return self.args[name]
+        self.define(op, op.results[0], result)
 
     def in_bounds(self, op: Op, arg: int, index: tuple) -> None:
-        """Unguarded loads stay inside the buffer for every value of the loop variables
-        (a load under scf.if is guarded: `guarded_loads_stored` ties it to the definition's
-        guard)."""
+        """A load outside scf.if stays inside its buffer for every value of the loop variables.
+        One under scf.if is guarded instead: it is used (no dead code) and so part of a stored
+        value, under its own guards, and the stored values are the definition, whose guards
+        keep its loads inside their buffers."""
         shape = self.types[arg].shape
         if len(index) != len(shape):
             self.fail(op, "index rank differs from the buffer's")
-        if self.guards:
-            self.guarded.add((self.guards, ("load", arg, index)))
+        if self.guarded:
             return
         for (_, const, terms), n in zip(index, shape):
             lo = const + sum(min(0, c * (self.extents[v] - 1)) for v, c in terms)
@@ -170,63 +164,42 @@ class KernelReader:
                 self.fail(op, f"a load may read outside its buffer ({lo}..{hi} of {n})")
 
     def for_loop(self, op: Op) -> None:
-        lb, ub, step = (self.affine(op, v) for v in op.operands[:3])
+        lb, ub, step = (self.value(op, v, "aff") for v in op.operands[:3])
         if lb != ("aff", 0, ()) or step != ("aff", 1, ()) or ub[2] or ub[1] < 0:
             self.fail(op, "loops must run from 0 by 1 to a constant")
-        var = f"v{self.count}"
+        var, extent = f"v{self.count}", ub[1]
         self.count += 1
-        self.extents[var] = ub[1]
-        body = op.regions[0][0]
-        if len(body.args) != 1 + len(op.operands) - 3:
-            self.fail(op, "block arguments do not match the iteration arguments")
-        self.env[body.args[0][0]] = ("aff", 0, ((var, 1),))
+        self.extents[var] = extent
+        iv = ("aff", 0, ((var, 1),))
         inits = tuple(self.value(op, v) for v in op.operands[3:])
-        if not inits:
-            self.loops.append((var, ub[1]))
-            if self.block(body.ops, "scf.yield"):
+        if not inits:  # a plain loop
+            self.loops.append((var, extent))
+            if self.region(op, 0, (iv,)) or op.results:
                 self.fail(op, "a loop without accumulators yields nothing")
             self.loops.pop()
             return
-        for j, (name, _) in enumerate(body.args[1:]):
-            self.env[name] = ("acc", var, j)
-        saved = self.inside_reduction
-        self.inside_reduction = True
-        yields = tuple(self.block(body.ops, "scf.yield"))
-        self.inside_reduction = saved
+        saved, self.may_store = self.may_store, False
+        yields = self.region(op, 0, (iv, *(("acc", var, j) for j in range(len(inits)))))
+        self.may_store = saved
         if len(yields) != len(inits) or len(op.results) != len(inits):
             self.fail(op, "accumulators, yields and results differ in number")
-        node = ("for", var, ub[1], inits, yields)
         for j, r in enumerate(op.results):
-            self.env[r] = ("res", j, node)
+            self.define(op, r, ("res", j, ("for", var, extent, inits, yields)))
 
-
-def guarded_loads_stored(reader: KernelReader) -> None:
-    """Every load under scf.if is one that a stored value evaluates under the same guards:
-    the stores equal the definition, whose guards keep its loads inside their buffers. A
-    load that no store needs (dead code) would otherwise run unchecked."""
-    reached, seen = set(), set()
-
-    def walk(x, guards: tuple) -> None:
-        if not isinstance(x, tuple) or (id(x), guards) in seen:
-            return
-        seen.add((id(x), guards))
-        if x[:1] == ("load",):
-            reached.add((guards, x))
-        elif x[:1] == ("if",):
-            walk(x[1], guards)
-            for branch, values in ((True, x[2]), (False, x[3])):
-                for v in values:
-                    walk(v, guards + ((x[1], branch),))
-            return
-        for child in x:
-            walk(child, guards)
-
-    if reader.guarded:
-        for _, _, value in reader.stores:
-            walk(value, ())
-    if reader.guarded - reached:
-        raise Reject(f"kernel @{reader.name}: a load under scf.if is not one the stored values "
-                     "evaluate under the same guard")
+    def if_else(self, op: Op) -> None:
+        cond = self.value(op, op.operands[0])
+        if len(op.regions) != 2 or not op.results:  # else its condition could use a dead load
+            self.fail(op, "needs a then and an else region and results: a load under scf.if "
+                          "must be one a stored value needs")
+        saved = self.may_store, self.guarded
+        self.may_store, self.guarded = False, True
+        then = self.region(op, 0)
+        other = self.region(op, 1) if op.regions[1] else ()
+        self.may_store, self.guarded = saved
+        if len(then) != len(op.results) or len(other) != len(then):
+            self.fail(op, "yields and results differ in number")
+        for j, r in enumerate(op.results):
+            self.define(op, r, ("res", j, ("if", cond, then, other)))
 
 
 def stored_once(stores: list[tuple], shape: tuple, kernel: str) -> None:
@@ -236,8 +209,8 @@ def stored_once(stores: list[tuple], shape: tuple, kernel: str) -> None:
     for loops, index, _ in stores:
         if len(index) != len(shape):
             raise Reject(f"kernel @{kernel}: a store's index rank differs from the output's")
-        grids = np.meshgrid(*[np.arange(n) for _, n in loops], indexing="ij") if loops else []
         names = [v for v, _ in loops]
+        grids = np.meshgrid(*[np.arange(n) for _, n in loops], indexing="ij") if loops else []
         flat = np.zeros(grids[0].shape if grids else (), dtype=np.int64)
         for (_, const, terms), n, stride in zip(index, shape, strides):
             pos = np.full(flat.shape, const, dtype=np.int64)
@@ -250,37 +223,31 @@ def stored_once(stores: list[tuple], shape: tuple, kernel: str) -> None:
             flat = flat + pos * stride
         np.add.at(counts, flat.ravel(), 1)
     if (counts != 1).any():
-        raise Reject(f"kernel @{kernel}: {int((counts == 0).sum())} output elements are never stored and "
-                     f"{int((counts > 1).sum())} more than once")
+        raise Reject(f"kernel @{kernel}: {int((counts == 0).sum())} output elements are never "
+                     f"stored and {int((counts > 1).sum())} more than once")
 
 
 # ---------------------------------------------------------------- the witness
 
 
-def plain(v):
-    if isinstance(v, Typed):
-        return v.value
-    if isinstance(v, DenseArray):
-        return tuple(int(x) for x in v.values)
-    return v
-
-
-def spec_attrs(op: Op) -> dict:
-    return {k: plain(v) for k, v in op.props.items()}
+def symbols(module: Op, kind: str) -> dict[str, Op]:
+    """The module's top-level ops of `kind` by sym_name; no sym_name is given twice."""
+    ops = [op for op in module.regions[0][0].ops if "sym_name" in op.props]
+    names = [op.props["sym_name"] for op in ops]
+    if len(set(names)) != len(names):
+        raise Reject("two top-level ops of the stage have the same sym_name")
+    return {name: op for name, op in zip(names, ops) if op.name == kind}
 
 
 def functions(module: Op) -> dict[str, Op]:
-    fns = {}
-    for op in module.regions[0][0].ops:
-        if op.name == "func.func":
-            fns[op.props.get("sym_name")] = op
-    return fns
+    return symbols(module, "func.func")
 
 
-def check(source: str, target: str, witness: dict, params) -> None:
-    if witness.get("pass") != "lower-to-loops":
+def check(source: str, target: str, witness: dict) -> None:
+    if witness["pass"] != "lower-to-loops":
         raise Reject(f"lower-to-loops: this witness kind is for pass lower-to-loops, not {witness['pass']!r}")
     spec, loops = parse(source), parse(target)
+    spec_main, loop_main = main_function(spec), main_function(loops)
     claims = witness["claims"]
     if not isinstance(claims, dict) or not isinstance(claims.get("kernels"), list):
         raise Reject("claims must hold a list of kernels")
@@ -303,18 +270,19 @@ def check(source: str, target: str, witness: dict, params) -> None:
         try:
             want = kernels.expected(op, ins, out, attrs)
         except (KeyError, TypeError, IndexError, ValueError, ZeroDivisionError) as e:
-            raise Reject(f"kernel @{name}: no definition of spec.{op} for these shapes/attributes ({e})") from None
-        got = reader.stores
-        if canonical(cert["stores"]) != tuple(got):
+            raise Reject(f"kernel @{name}: no definition of spec.{op} for these shapes and "
+                         f"attributes ({e})") from None
+        if canonical(cert["stores"]) != tuple(reader.stores):
             raise Reject(f"kernel @{name}: the loop IR differs from its certificate")
-        if tuple(want) != tuple(got):
+        if tuple(want) != tuple(reader.stores):
             raise Reject(f"kernel @{name}: the certificate is not the definition of spec.{op}")
-        stored_once(got, out, name)
-        guarded_loads_stored(reader)
+        stored_once(reader.stores, out, name)
+        if reader.unused:  # no dead code: nothing runs that the stored values do not need
+            raise Reject(f"kernel @{name}: {min(reader.unused)} is computed but never used")
         certified[name] = (op, ins, out, attrs, tuple(reader.types))
     if set(fns) - set(certified) != {"main"}:
         raise Reject(f"uncertified functions in the stage: {sorted(set(fns) - set(certified) - {'main'})}")
-    calls = call_graph(spec, loops, certified)
+    calls = call_graph(spec_main, loop_main, symbols(loops, "memref.global"), certified)
     if canonical(claims.get("calls")) != canonical(calls):
         raise Reject("the certificate's call list differs from the model function's calls")
 
@@ -322,30 +290,20 @@ def check(source: str, target: str, witness: dict, params) -> None:
 # ---------------------------------------------------------------- the model function
 
 
-def call_graph(spec: Op, loops: Op, certified: dict) -> list:
-    """Match the loop stage's @main against the spec stage's @main, op by op."""
-    spec_fn, loop_fn = functions(spec).get("main"), functions(loops).get("main")
-    if spec_fn is None or loop_fn is None:
-        raise Reject("both stages need a @main")
-    globs = {op.props.get("sym_name"): op for op in loops.regions[0][0].ops if op.name == "memref.global"}
+def call_graph(spec_fn: Op, loop_fn: Op, globs: dict[str, Op], certified: dict) -> list:
+    """The loop stage's @main matched against the spec stage's, op by op (docs/WITNESS.md
+    §5.3); returns its calls."""
     sblock, lblock = spec_fn.regions[0][0], loop_fn.regions[0][0]
-    n_in = len(sblock.args)
     ret = sblock.ops[-1]
-    if len(lblock.args) != n_in + len(ret.operands):
-        raise Reject("@main takes one buffer per spec input and output")
-    for (_, st), (_, lt) in zip(sblock.args + [(v, t) for v, t in zip(ret.operands, ret.operand_types)],
-                                lblock.args):
-        if lt.kind != "memref" or (st.shape, st.elem) != (lt.shape, lt.elem):
-            raise Reject(f"@main buffer {lt} does not hold spec value {st}")
-    holds = {s: l for (s, _), (l, _) in zip(sblock.args, lblock.args)}  # spec value -> buffer
-    outputs = [name for name, _ in lblock.args[n_in:]]
-    written: set[str] = {l for l, _ in lblock.args[:n_in]}
-    fresh: set[str] = set()
-    freed: set[str] = set()
-    calls = []
-    todo = list(lblock.ops)
+    spec_values = sblock.args + list(zip(ret.operands, ret.operand_types))
+    if [t for _, t in lblock.args] != [buffer_type(t) for _, t in spec_values]:
+        raise Reject("@main must take one buffer per spec input and output, of its type")
+    holds = {s: b for (s, _), (b, _) in zip(sblock.args, lblock.args)}  # spec value -> buffer
+    outputs = [b for b, _ in lblock.args[len(sblock.args):]]
+    written, fresh, freed = set(holds.values()), set(), set()
+    calls, todo = [], list(lblock.ops)
 
-    def drain() -> None:
+    def drain() -> None:  # memref.deallocs may come between any two steps
         while todo and todo[0].name == "memref.dealloc":
             buf = todo.pop(0).operands[0]
             if buf not in fresh or buf in freed:
@@ -363,74 +321,62 @@ def call_graph(spec: Op, loops: Op, certified: dict) -> list:
             raise Reject(f"@main reads {buf} before it is written or after it is freed")
         return buf
 
-    def destination(t: Type) -> str:
-        drain()
+    for sop in sblock.ops[:-1]:
+        short, t = sop.name.removeprefix("spec."), sop.result_types[0]
+        if short in ("param", "constant"):  # read from a global of the value's type
+            g = take("memref.get_global")
+            ref = g.prop("name")
+            glob = globs.get(ref.name) if isinstance(ref, Sym) else None
+            if glob is None or glob.prop("type") != buffer_type(t) or g.result_types != [buffer_type(t)]:
+                raise Reject(f"{sop.name} is read through a missing or mistyped global")
+            # a parameter's global: uninitialised (bound at load time), its name, its hash
+            got = (glob.prop("initial_value"), glob.prop("sym_name"), glob.attrs.get("vnnc.sha256"))
+            if short == "param" and got != (Unit(), sop.prop("name"), sop.prop("sha256")):
+                raise Reject(f"parameter {sop.prop('name')!r} is not bound to a global with its hash")
+            value, want = glob.prop("initial_value"), sop.prop("value")
+            if short == "constant" and not (  # the same float32 bits
+                    isinstance(value, Dense) and isinstance(want, Dense) and glob.prop("constant") == Unit()
+                    and value.values.shape == want.values.shape
+                    and value.values.astype(np.float32).tobytes() == want.values.astype(np.float32).tobytes()):
+                raise Reject("a constant global differs from its spec.constant")
+            written.add(g.results[0])
+            holds[sop.results[0]] = g.results[0]
+            continue
+        drain()  # the destination: a fresh buffer of the result's type, or its output buffer
         if todo and todo[0].name == "memref.alloc":
             alloc = take("memref.alloc")
             if alloc.operands or alloc.result_types != [buffer_type(t)]:
                 raise Reject(f"@main allocates a buffer of another type than {t}")
-            fresh.add(alloc.results[0])
-            return alloc.results[0]
-        return ""
-
-    def read_global(sop: Op) -> Op:
-        g = take("memref.get_global")
-        ref = g.prop("name")
-        glob = globs.get(ref.name) if isinstance(ref, Sym) else None
-        if glob is None or glob.prop("type") != g.result_types[0] or \
-                g.result_types[0] != buffer_type(sop.result_types[0]):
-            raise Reject(f"{sop.name} is read through a missing or mistyped global")
-        written.add(g.results[0])
-        holds[sop.results[0]] = g.results[0]
-        return glob
-
-    for sop in sblock.ops[:-1]:
-        short = sop.name.removeprefix("spec.")
-        if sop.name == "spec.param":
-            g = read_global(sop)
-            if not isinstance(g.prop("initial_value"), Unit) or g.prop("sym_name") != sop.prop("name") \
-                    or g.attrs.get("vnnc.sha256") != sop.prop("sha256"):
-                raise Reject(f"parameter {sop.prop('name')!r} is not bound to a global with its hash")
-            continue
-        if sop.name == "spec.constant":
-            g = read_global(sop)
-            value, want = g.prop("initial_value"), sop.prop("value")
-            if not (isinstance(value, Dense) and isinstance(want, Dense) and g.prop("constant") == Unit()
-                    and value.values.shape == want.values.shape
-                    and np.array_equal(value.values.astype(np.float32), want.values.astype(np.float32))):
-                raise Reject("a constant global differs from its spec.constant")
-            continue
-        dest = destination(sop.result_types[0])
-        args = [use(holds[v]) if v in holds else _undefined(v) for v in sop.operands]
+            dest = alloc.results[0]
+            fresh.add(dest)
+        else:
+            outs = [o for v, o in zip(ret.operands, outputs) if v == sop.results[0] and o not in written]
+            if not outs:
+                raise Reject(f"{sop.name} writes into a buffer that is neither fresh nor its output")
+            dest = outs[0]
+        args = [use(holds[v]) for v in sop.operands]
         if short in ("reshape", "flatten"):
-            a = take("memref.collapse_shape") if len(sop.operand_types[0].shape) != 1 else None
-            src_view = a.results[0] if a else args[0]
-            if a and a.operands[0] != args[0]:
-                raise Reject("reshape copies from the wrong buffer")
-            dest = dest or _output(outputs, written, sop, ret, todo)
-            b = take("memref.collapse_shape") if len(sop.result_types[0].shape) != 1 else None
-            dst_view = b.results[0] if b else dest
-            if b and b.operands[0] != dest:
-                raise Reject("reshape copies into the wrong buffer")
-            flat = Type("memref", (math.prod(sop.result_types[0].shape),), sop.result_types[0].elem)
-            for v in (a, b):
-                if v is not None and ([list(map(plain, g)) for g in v.prop("reassociation")] !=
-                                      [list(range(len(v.operand_types[0].shape)))] or v.result_types != [flat]):
-                    raise Reject(f"reshape views must flatten every dimension into {flat}")
-            cp = take("memref.copy")
-            if cp.operands != [src_view, dst_view]:
+            # a rank-1 view of the source and of the destination (unless rank 1), then a copy
+            views = []
+            for buf, vt in ((args[0], sop.operand_types[0]), (dest, t)):
+                if len(vt.shape) == 1:
+                    views.append(buf)
+                    continue
+                view, flat = take("memref.collapse_shape"), Type("memref", (math.prod(vt.shape),), vt.elem)
+                groups = [[plain("reassociation", i) for i in g] for g in view.prop("reassociation")]
+                if [view.operands, groups, view.result_types] != [[buf], [list(range(len(vt.shape)))], [flat]]:
+                    raise Reject(f"reshape views must flatten every dimension of {buf} into {flat}")
+                views.append(view.results[0])
+            if take("memref.copy").operands != views:
                 raise Reject("reshape copy has the wrong operands")
         else:
-            dest = dest or _output(outputs, written, sop, ret, todo)
             call = take("func.call")
-            callee = call.prop("callee")
-            kname = callee.name if isinstance(callee, Sym) else None
+            kname = call.prop("callee").name if isinstance(call.prop("callee"), Sym) else None
             cert = certified.get(kname)
-            attrs = spec_attrs(sop)
-            if cert is None or cert[0] != short or cert[1] != tuple(t.shape for t in sop.operand_types) \
-                    or cert[2] != sop.result_types[0].shape or cert[3] != attrs:
+            if cert is None or cert[:4] != (short, tuple(ot.shape for ot in sop.operand_types), t.shape,
+                                            plain_attrs(sop)):
                 raise Reject(f"{sop.name} is called as @{kname}, not a kernel certified for it")
-            types = tuple(buffer_type(t) for t in (*sop.operand_types, *sop.result_types))
+            types = tuple(buffer_type(ot) for ot in (*sop.operand_types, t))
             if cert[4] != types or tuple(call.operand_types) != types:
                 raise Reject(f"call @{kname} for {sop.name} has buffer types other than the spec op's")
             if call.operands != [*args, dest]:
@@ -444,30 +390,11 @@ def call_graph(spec: Op, loops: Op, certified: dict) -> list:
         holds[sop.results[0]] = dest
     for value, out in zip(ret.operands, outputs):
         if out not in written:
-            cp = take("memref.copy")
-            if cp.operands != [use(holds[value]), out]:
+            if take("memref.copy").operands != [use(holds[value]), out]:
                 raise Reject("an output is not copied from the value the spec returns")
             written.add(out)
         elif holds.get(value) != out:
             raise Reject("an output buffer holds a value the spec does not return there")
-    take("func.return")
-    if todo:
-        raise Reject(f"@main has extra ops after its return: {todo[0].name}")
+    if take("func.return").operands or todo:
+        raise Reject("@main must end with its func.return")
     return calls
-
-
-def buffer_type(t: Type) -> Type:
-    """The memref that holds a spec tensor of type t."""
-    return Type("memref", t.shape, t.elem)
-
-
-def _undefined(v: str):
-    raise Reject(f"spec value {v} has no buffer")
-
-
-def _output(outputs: list[str], written: set, sop: Op, ret: Op, todo) -> str:
-    """A spec value returned by @main is computed straight into its output buffer."""
-    for value, out in zip(ret.operands, outputs):
-        if value == sop.results[0] and out not in written:
-            return out
-    raise Reject(f"{sop.name} writes into a buffer that is neither fresh nor its output")

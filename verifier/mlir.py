@@ -1,78 +1,72 @@
-"""A reader for the MLIR generic form that vnnc writes into bundle stages.
+"""The checker's own reader of the MLIR generic form that vnnc prints into bundle stages.
 
-Written for a reader who must trust it: one tokenizer, one recursive-descent parser, no
-dependency on xDSL. It reads exactly the subset vnnc prints:
-
-    op      := (results `=`)? STRING `(` operands `)` successors? props? regions? attrdict? `:` fntype
-    regions := `(` region (`,` region)* `)`          region := `{` block* `}`
-    block   := (`^` ID (`(` (%v `:` type),* `)`)? `:`)? op*
-
-Values are plain Python data:
-  types       Type(kind, shape, elem): kind in tensor/memref/scalar/function/other
-  attributes  int, float, str, bool, list, dict, Unit, Sym(name), Dense(values, type),
-              DenseArray(elem, values), Typed(value, type), Opaque(text)
-Any malformed input raises `MLIRSyntaxError` (never another exception type: callers
-turn it into a rejection).
+One tokenizer and one recursive descent over the subset of docs/WITNESS.md §3, sharing no
+code with xDSL. It enforces SSA as MLIR does: a value is defined once in its scope (not
+shadowing one of an enclosing region), used only where visible, after its definition, at
+its defined type. Attributes become plain data (int, float, str, bool, list, dict) or Unit,
+Sym, Opaque, Typed, DenseArray, Dense. Malformed input raises MLIRSyntaxError (a Reject).
 """
 
 from __future__ import annotations
 
+import math
 import re
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
+from vnnc.verifier.check import Reject
 
 
-class MLIRSyntaxError(ValueError):
+class MLIRSyntaxError(Reject):
     pass
 
 
 @dataclass(frozen=True)
 class Type:
-    kind: str  # "tensor", "memref", "scalar", "function", "none"
+    kind: str  # "tensor", "memref", "scalar" or "function"
     shape: tuple = ()
-    elem: str = ""  # element / scalar type name ("f32", "index", "i64", "i1")
-    inputs: tuple = ()
+    elem: str = ""  # element or scalar type: "f32", "i64", "index", ...
+    inputs: tuple = ()  # of a function type
     outputs: tuple = ()
 
     def __str__(self) -> str:
-        if self.kind in ("tensor", "memref"):
-            return f"{self.kind}<{''.join(f'{d}x' for d in self.shape)}{self.elem}>"
         if self.kind == "function":
             return f"({', '.join(map(str, self.inputs))}) -> ({', '.join(map(str, self.outputs))})"
-        return self.elem
+        if self.kind == "scalar":
+            return self.elem
+        return f"{self.kind}<{''.join(f'{d}x' for d in self.shape)}{self.elem}>"
 
 
 @dataclass(frozen=True)
-class Sym:
-    name: str
-
-
-@dataclass(frozen=True)
-class Unit:
+class Unit:  # a key without a value
     pass
 
 
 @dataclass(frozen=True)
-class Opaque:
+class Sym:  # @name
+    name: str
+
+
+@dataclass(frozen=True)
+class Opaque:  # an alias such as #arith.fastmath<none>, kept as its text
     text: str
 
 
 @dataclass(frozen=True)
-class Typed:
-    value: object
+class Typed:  # N : type
+    value: int | float
     type: Type
 
 
 @dataclass(frozen=True)
-class DenseArray:
+class DenseArray:  # array<i64: 1, 2>
     elem: str
     values: tuple
 
 
 @dataclass(frozen=True)
-class Dense:
+class Dense:  # dense<...> : tensor<...>, the values shaped as the type
     values: np.ndarray
     type: Type
 
@@ -88,455 +82,257 @@ class Op:
     name: str
     results: list[str]
     operands: list[str]
-    props: dict
-    attrs: dict
+    props: dict  # <{...}>
+    attrs: dict  # {...}, the discardable attributes
     regions: list[list[Block]]
-    operand_types: list[Type] = field(default_factory=list)
-    result_types: list[Type] = field(default_factory=list)
+    operand_types: list[Type]
+    result_types: list[Type]
 
     def prop(self, key: str, default=None):
         return self.props.get(key, self.attrs.get(key, default))
 
 
-TOKEN = re.compile(
-    r"""\s*(?:
-      (?P<str>"(?:[^"\\]|\\.)*")
-    | (?P<hex>0x[0-9a-fA-F]+)
-    | (?P<num>[-+]?[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)
-    | (?P<val>%[A-Za-z0-9_.$#-]+)
-    | (?P<blk>\^[A-Za-z0-9_.$-]+)
-    | (?P<sym>@(?:"(?:[^"\\]|\\.)*"|[A-Za-z0-9_.$-]+))
-    | (?P<attr>\#[A-Za-z0-9_.$]+)
-    | (?P<arrow>->)
-    | (?P<id>[A-Za-z_][A-Za-z0-9_.$]*)
-    | (?P<punct>[()\[\]{}<>:,=?*])
-    )""",
-    re.VERBOSE,
-)
-
-FLOAT_TYPES = {"f16": ("<e", np.float16), "f32": ("<f", np.float32), "f64": ("<d", np.float64)}
-INT_TYPES = {"i1": np.bool_, "i8": np.int8, "i32": np.int32, "i64": np.int64, "index": np.int64}
+TOKEN = re.compile(r"""
+    (?P<str>"(?:[^"\\]|\\.)*")
+  | (?P<hex>0x[0-9a-fA-F]+)
+  | (?P<num>[-+]?[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)
+  | (?P<val>%[A-Za-z0-9_.$#-]+)
+  | (?P<blk>\^[A-Za-z0-9_.$-]+)
+  | (?P<sym>@(?:"(?:[^"\\]|\\.)*"|[A-Za-z0-9_.$-]+))
+  | (?P<alias>\#[A-Za-z0-9_.$]+(?:<[^<>"]*>)?)
+  | (?P<shaped>(?:tensor|memref)<(?:[0-9]+x)*[a-z][a-z0-9]*>)
+  | (?P<arrow>->)
+  | (?P<id>[A-Za-z_][A-Za-z0-9_.$]*)
+  | (?P<punct>[()\[\]{}<>:,=])""", re.VERBOSE)
+SKIP = re.compile(r"(?:\s+|//[^\n]*)*")  # between tokens: a "//" inside a string is no comment
+ESCAPE = re.compile(r'\\([\\"n]|[0-9a-fA-F]{2})')  # \\ \" \n \XX
+SHAPED = re.compile(r"(tensor|memref)<((?:[0-9]+x)*)([a-z][a-z0-9]*)>")
+ELEMENTS = ("f32", "f64", "i1", "i32", "i64", "index")
+FLOATS = {"f32": "<f", "f64": "<d"}
 MAX_DEPTH = 64
 
 
-SKIP = re.compile(r"(?:\s+|//[^\n]*)*")
-"""Whitespace and comments between tokens (a "//" inside a string is not a comment)."""
-
-
 def tokenize(text: str) -> list[tuple[str, str]]:
-    tokens, pos = [], 0
-    while True:
-        pos = SKIP.match(text, pos).end()
-        if pos == len(text):
-            break
+    tokens, pos = [], SKIP.match(text).end()
+    while pos < len(text):
         m = TOKEN.match(text, pos)
-        if not m or m.end() == pos:
-            raise MLIRSyntaxError(f"unexpected character {text[pos:pos + 10].strip()!r} at offset {pos}")
-        kind = m.lastgroup
-        tokens.append((kind, m.group(kind)))
-        pos = m.end()
-    tokens.append(("eof", ""))
-    return tokens
+        if not m:
+            raise MLIRSyntaxError(f"unexpected character {text[pos:pos + 10]!r} at offset {pos}")
+        tokens.append((m.lastgroup, m.group()))
+        pos = SKIP.match(text, m.end()).end()
+    return tokens + [("eof", "")]
 
 
-def _unquote(s: str) -> str:
-    body = s[1:-1]
-    if "\\" not in body:
-        return body
-    out, i = [], 0
-    while i < len(body):
-        c = body[i]
-        if c == "\\" and i + 1 < len(body):
-            n = body[i + 1]
-            if n in '"\\':
-                out.append(n)
-                i += 2
-                continue
-            if n == "n":
-                out.append("\n")
-                i += 2
-                continue
-            hx = body[i + 1 : i + 3]
-            if re.fullmatch(r"[0-9a-fA-F]{2}", hx):
-                out.append(chr(int(hx, 16)))
-                i += 3
-                continue
-        out.append(c)
-        i += 1
-    return "".join(out)
+def unquote(token: str) -> str:
+    """A quoted string's text; escapes \\\\, \\", \\n and \\XX (one byte of its UTF-8)."""
+    parts = ESCAPE.split(token[1:-1])  # text, escape, text, ..., text
+    data = b""
+    for k, part in enumerate(parts):
+        if k % 2 == 0 and "\\" in part:
+            raise MLIRSyntaxError(f"unknown escape in {token[:40]}")
+        if k % 2 == 0 or part in ('"', "\\"):
+            data += part.encode()
+        else:
+            data += b"\n" if part == "n" else bytes.fromhex(part)
+    return data.decode()
+
+
+def number(text: str, elem: str) -> int | float:
+    """A literal of type `elem`: an int, or a float rounded to f32/f64 (0x…: its bits)."""
+    if elem not in FLOATS:
+        return int(text, 16) if text.startswith("0x") else int(text)
+    fmt = FLOATS[elem]
+    if text.startswith("0x"):  # to_bytes raises OverflowError when wider than the type
+        return struct.unpack(fmt, int(text, 16).to_bytes(struct.calcsize(fmt), "little"))[0]
+    return struct.unpack(fmt, struct.pack(fmt, float(text)))[0]
 
 
 class Parser:
     def __init__(self, text: str):
-        self.toks = tokenize(text)
-        self.i = 0
-        self.depth = 0
+        self.tokens, self.i, self.depth = tokenize(text), 0, 0
+        self.scopes: list[dict[str, Type]] = [{}]  # the values of each enclosing region
 
-    # ------------------------------------------------------------ tokens
+    def define(self, name: str, t: Type) -> None:
+        if any(name in scope for scope in self.scopes):
+            raise MLIRSyntaxError(f"{name} is defined twice")
+        self.scopes[-1][name] = t
+
+    def use(self, name: str, t: Type) -> None:
+        for scope in self.scopes:
+            if name in scope:
+                if scope[name] != t:
+                    raise MLIRSyntaxError(f"{name} is used as {t} but defined as {scope[name]}")
+                return
+        raise MLIRSyntaxError(f"{name} is used before it is defined, or outside its region")
 
     def peek(self, k: int = 0) -> tuple[str, str]:
-        return self.toks[min(self.i + k, len(self.toks) - 1)]
+        return self.tokens[min(self.i + k, len(self.tokens) - 1)]
 
-    def next(self) -> tuple[str, str]:
-        tok = self.peek()
+    def take(self, *kinds: str) -> str:
+        kind, value = self.peek()
+        if kinds and kind not in kinds:
+            raise MLIRSyntaxError(f"expected {' or '.join(kinds)}, got {value!r}")
         self.i += 1
-        return tok
+        return value
 
     def at(self, value: str) -> bool:
         return self.peek()[1] == value and self.peek()[0] in ("punct", "arrow", "id")
 
-    def expect(self, value: str) -> None:
-        _, v = self.next()
-        if v != value:
-            raise MLIRSyntaxError(f"expected {value!r}, got {v!r}")
-
     def accept(self, value: str) -> bool:
-        if self.at(value):
-            self.i += 1
-            return True
-        return False
+        if not self.at(value):
+            return False
+        self.i += 1
+        return True
 
-    def deeper(self):
+    def expect(self, value: str) -> None:
+        if not self.accept(value):
+            raise MLIRSyntaxError(f"expected {value!r}, got {self.peek()[1]!r}")
+
+    def items(self, close: str, item) -> list:
+        """`item (, item)*` then `close`, or just `close`: the one place where nesting deepens."""
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise MLIRSyntaxError("nesting too deep")
-
-    # ------------------------------------------------------------ structure
-
-    def parse_module(self) -> Op:
-        op = self.parse_op()
-        if self.peek()[0] != "eof":
-            raise MLIRSyntaxError(f"trailing text after the module: {self.peek()[1]!r}")
-        if op.name != "builtin.module":
-            raise MLIRSyntaxError(f"expected builtin.module, got {op.name}")
-        return op
+        out = []
+        if not self.accept(close):
+            out.append(item())
+            while self.accept(","):
+                out.append(item())
+            self.expect(close)
+        self.depth -= 1
+        return out
 
     def parse_op(self) -> Op:
-        results: list[str] = []
-        if self.peek()[0] == "val":
-            while True:
-                kind, v = self.next()
-                if kind != "val":
-                    raise MLIRSyntaxError(f"expected a result name, got {v!r}")
-                results.append(v)
-                if not self.accept(","):
-                    break
-            self.expect("=")
-        kind, name = self.next()
-        if kind != "str":
-            raise MLIRSyntaxError(f"expected an op name in quotes, got {name!r}")
-        name = _unquote(name)
+        results = self.items("=", lambda: self.take("val")) if self.peek()[0] == "val" else []
+        name = unquote(self.take("str"))
         self.expect("(")
-        operands: list[str] = []
-        if not self.at(")"):
-            while True:
-                kind, v = self.next()
-                if kind != "val":
-                    raise MLIRSyntaxError(f"{name}: expected an operand, got {v!r}")
-                operands.append(v)
-                if not self.accept(","):
-                    break
-        self.expect(")")
-        props: dict = {}
-        if self.at("<") and self.peek(1)[1] == "{":
-            self.next()
+        operands = self.items(")", lambda: self.take("val"))
+        props = {}
+        if self.accept("<"):
             props = self.parse_attr_dict()
             self.expect(">")
-        regions: list[list[Block]] = []
+        regions = []
         if self.at("(") and self.peek(1)[1] == "{":
-            self.next()
-            self.deeper()
-            while True:
-                regions.append(self.parse_region())
-                if not self.accept(","):
-                    break
-            self.depth -= 1
-            self.expect(")")
-        attrs: dict = {}
-        if self.at("{"):
-            attrs = self.parse_attr_dict()
+            self.take()
+            regions = self.items(")", self.parse_region)
+        attrs = self.parse_attr_dict() if self.at("{") else {}
         self.expect(":")
         fn = self.parse_type()
-        if fn.kind != "function":
-            raise MLIRSyntaxError(f"{name}: expected a function type, got {fn}")
-        if len(fn.inputs) != len(operands) or len(fn.outputs) != len(results):
-            raise MLIRSyntaxError(f"{name}: operand or result count does not match its type")
+        if fn.kind != "function" or len(fn.inputs) != len(operands) or len(fn.outputs) != len(results):
+            raise MLIRSyntaxError(f"{name}: its type {fn} does not fit its operands and results")
+        for v, t in zip(operands, fn.inputs):
+            self.use(v, t)
+        for v, t in zip(results, fn.outputs):  # visible after the op, not inside its regions
+            self.define(v, t)
         return Op(name, results, operands, props, attrs, regions, list(fn.inputs), list(fn.outputs))
 
     def parse_region(self) -> list[Block]:
         self.expect("{")
-        blocks: list[Block] = []
-        current: Block | None = None
-        while not self.at("}"):
-            if self.peek()[0] == "eof":
-                raise MLIRSyntaxError("unterminated region")
+        blocks, self.scopes = [], self.scopes + [{}]
+        while not self.accept("}"):
             if self.peek()[0] == "blk":
-                self.next()
-                args: list[tuple[str, Type]] = []
-                if self.accept("("):
-                    while not self.at(")"):
-                        kind, v = self.next()
-                        if kind != "val":
-                            raise MLIRSyntaxError(f"expected a block argument, got {v!r}")
-                        self.expect(":")
-                        args.append((v, self.parse_type()))
-                        if not self.accept(","):
-                            break
-                    self.expect(")")
+                self.take()
+                args = self.items(")", self.parse_block_arg) if self.accept("(") else []
                 self.expect(":")
-                current = Block(args, [])
-                blocks.append(current)
+                blocks.append(Block(args, []))
                 continue
-            if current is None:
-                current = Block([], [])
-                blocks.append(current)
-            current.ops.append(self.parse_op())
-        self.expect("}")
+            if not blocks:
+                blocks.append(Block([], []))
+            blocks[-1].ops.append(self.parse_op())
+        self.scopes = self.scopes[:-1]
         return blocks
 
-    # ------------------------------------------------------------ attributes
+    def parse_block_arg(self) -> tuple[str, Type]:
+        name = self.take("val")
+        self.expect(":")
+        t = self.parse_type()
+        self.define(name, t)
+        return name, t
 
     def parse_attr_dict(self) -> dict:
         self.expect("{")
-        self.deeper()
-        out: dict = {}
-        while not self.at("}"):
-            kind, key = self.next()
-            if kind == "str":
-                key = _unquote(key)
-            elif kind != "id":
-                raise MLIRSyntaxError(f"expected an attribute name, got {key!r}")
-            if key in out:
-                raise MLIRSyntaxError(f"attribute {key!r} given twice")
-            out[key] = self.parse_attr() if self.accept("=") else Unit()
-            if not self.accept(","):
-                break
-        self.expect("}")
-        self.depth -= 1
-        return out
+        pairs = self.items("}", self.parse_entry)
+        if len(dict(pairs)) != len(pairs):
+            raise MLIRSyntaxError("an attribute is given twice")
+        return dict(pairs)
+
+    def parse_entry(self) -> tuple[str, object]:
+        key = unquote(self.take()) if self.peek()[0] == "str" else self.take("id")
+        return key, self.parse_attr() if self.accept("=") else Unit()
 
     def parse_attr(self):
         kind, v = self.peek()
-        if kind == "str":
-            self.next()
-            return _unquote(v)
         if kind in ("num", "hex"):
-            self.next()
-            value = v
-            if self.accept(":"):
-                t = self.parse_type()
-                return Typed(self.number(value, t.elem), t)
-            return self.number(value, "i64")
+            self.take()
+            if not self.accept(":"):
+                return number(v, "i64")  # a bare integer is an i64
+            t = self.parse_type()
+            return Typed(number(v, t.elem), t)
+        if kind == "str":
+            return unquote(self.take())
         if kind == "sym":
-            self.next()
-            return Sym(_unquote(v[1:]) if v[1:2] == '"' else v[1:])
-        if kind == "attr":
-            self.next()
-            text = v
-            if self.at("<"):
-                text += self.skip_angle()
-            return Opaque(text)
-        if self.at("["):
-            self.next()
-            self.deeper()
-            items = []
-            while not self.at("]"):
-                items.append(self.parse_attr())
-                if not self.accept(","):
-                    break
-            self.expect("]")
-            self.depth -= 1
-            return items
+            self.take()
+            return Sym(unquote(v[1:]) if v[1:2] == '"' else v[1:])
+        if kind == "alias":
+            return Opaque(self.take())
+        if self.accept("["):
+            return self.items("]", self.parse_attr)
         if self.at("{"):
             return self.parse_attr_dict()
-        if kind == "id":
-            if v in ("true", "false"):
-                self.next()
-                return v == "true"
-            if v == "unit":
-                self.next()
-                return Unit()
-            if v == "array":
-                return self.parse_dense_array()
-            if v == "dense":
-                return self.parse_dense()
-        if kind in ("id", "punct") and (v == "(" or kind == "id"):
-            return self.parse_type()
-        raise MLIRSyntaxError(f"unexpected {v!r} in an attribute")
-
-    def skip_angle(self) -> str:
-        self.expect("<")
-        depth, parts = 1, ["<"]
-        while depth:
-            kind, v = self.next()
-            if kind == "eof":
-                raise MLIRSyntaxError("unterminated <...>")
-            depth += (v == "<") - (v == ">")
-            parts.append(v)
-        return "".join(parts)
-
-    def number(self, text: str, elem: str):
-        if elem in FLOAT_TYPES:
-            if text.startswith("0x"):
-                fmt, _ = FLOAT_TYPES[elem]
-                size = struct.calcsize(fmt)
-                bits = int(text, 16)
-                if bits >= 1 << (8 * size):
-                    raise MLIRSyntaxError(f"hex float {text} too wide for {elem}")
-                return float(struct.unpack(fmt, bits.to_bytes(size, "little"))[0])
-            try:
-                return float(FLOAT_TYPES[elem][1](float(text)))
-            except (ValueError, OverflowError):
-                raise MLIRSyntaxError(f"bad float literal {text}") from None
-        try:
-            return int(text, 16) if text.startswith("0x") else int(text)
-        except ValueError:
-            # a float literal where an integer was expected
-            raise MLIRSyntaxError(f"bad integer literal {text}") from None
-
-    def parse_dense_array(self) -> DenseArray:
-        self.expect("array")
-        self.expect("<")
-        kind, elem = self.next()
-        if kind != "id":
-            raise MLIRSyntaxError(f"bad element type in array<...>: {elem!r}")
-        values = []
-        if self.accept(":"):
-            while True:
-                kind, v = self.next()
-                if kind not in ("num", "hex"):
-                    raise MLIRSyntaxError(f"bad value in array<...>: {v!r}")
-                values.append(self.number(v, elem))
-                if not self.accept(","):
-                    break
-        self.expect(">")
-        return DenseArray(elem, tuple(values))
+        if self.at("true") or self.at("false"):
+            return self.take() == "true"
+        if self.accept("array"):  # array<i64: 1, 2> or array<i64>
+            self.expect("<")
+            elem, values = self.take("id"), []
+            if self.accept(":"):
+                values = self.items(">", lambda: self.take("num", "hex"))
+            else:
+                self.expect(">")
+            return DenseArray(elem, tuple(number(v, elem) for v in values))
+        if self.accept("dense"):
+            return self.parse_dense()
+        return self.parse_type()
 
     def parse_dense(self) -> Dense:
-        self.expect("dense")
+        # nested [...] lists of numbers shaped as the type, or one number for every element
         self.expect("<")
-        kind, v = self.peek()
-        raw: list | str
-        if kind == "str":
-            self.next()
-            raw = _unquote(v)
-        else:
-            raw = self.parse_nested_numbers()
+        raw = self.parse_numbers()
         self.expect(">")
         self.expect(":")
         t = self.parse_type()
-        if t.kind not in ("tensor", "memref"):
-            raise MLIRSyntaxError(f"dense<...> needs a shaped type, got {t}")
-        n = 1
-        for d in t.shape:
-            n *= d
-        if isinstance(raw, str):
-            if not raw.startswith("0x") or not re.fullmatch(r"0x[0-9a-fA-F]*", raw):
-                raise MLIRSyntaxError("dense hex blob must be 0x followed by hex digits")
-            data = bytes.fromhex(raw[2:]) if len(raw) % 2 == 0 else b""
-            if t.elem in FLOAT_TYPES:
-                dtype = np.dtype(FLOAT_TYPES[t.elem][0])
-            elif t.elem in INT_TYPES and t.elem != "i1":
-                dtype = np.dtype(INT_TYPES[t.elem]).newbyteorder("<")
-            else:
-                raise MLIRSyntaxError(f"dense blob of {t.elem} is not supported")
-            if len(data) not in (dtype.itemsize, n * dtype.itemsize):
-                raise MLIRSyntaxError(f"dense blob has {len(data)} bytes for {n} elements of {t.elem}")
-            values = np.frombuffer(data, dtype=dtype).astype(dtype.newbyteorder("="))
-        else:
-            flat = list(_flatten(raw))
-            values = np.array([self.number(x, t.elem) for x in flat],
-                              dtype=np.float64 if t.elem in FLOAT_TYPES else np.int64)
-        if values.size == 1 and n != 1:
-            values = np.full(n, values[0], dtype=values.dtype)
-        if values.size != n:
-            raise MLIRSyntaxError(f"dense<...> has {values.size} values for {n} elements")
+        if t.kind not in ("tensor", "memref") or (isinstance(raw, list) and np.shape(raw) != t.shape):
+            raise MLIRSyntaxError(f"dense<...> does not fit its type {t}")
+        flat = [raw] * math.prod(t.shape) if isinstance(raw, str) else np.ravel(raw).tolist()
+        values = np.array([number(x, t.elem) for x in flat], np.float64 if t.elem in FLOATS else np.int64)
         return Dense(values.reshape(t.shape), t)
 
-    def parse_nested_numbers(self):
-        if self.accept("["):
-            self.deeper()
-            items = []
-            while not self.at("]"):
-                items.append(self.parse_nested_numbers())
-                if not self.accept(","):
-                    break
-            self.expect("]")
-            self.depth -= 1
-            return items
-        kind, v = self.next()
-        if kind in ("num", "hex"):
-            return v
-        if kind == "id" and v in ("true", "false"):
-            return "1" if v == "true" else "0"
-        raise MLIRSyntaxError(f"bad value in dense<...>: {v!r}")
-
-    # ------------------------------------------------------------ types
+    def parse_numbers(self):
+        return self.items("]", self.parse_numbers) if self.accept("[") else self.take("num", "hex")
 
     def parse_type(self) -> Type:
         if self.accept("("):
-            self.deeper()
-            ins = []
-            while not self.at(")"):
-                ins.append(self.parse_type())
-                if not self.accept(","):
-                    break
-            self.expect(")")
+            ins = self.items(")", self.parse_type)
             self.expect("->")
-            if self.accept("("):
-                outs = []
-                while not self.at(")"):
-                    outs.append(self.parse_type())
-                    if not self.accept(","):
-                        break
-                self.expect(")")
-            else:
-                outs = [self.parse_type()]
-            self.depth -= 1
+            outs = self.items(")", self.parse_type) if self.accept("(") else [self.parse_type()]
             return Type("function", inputs=tuple(ins), outputs=tuple(outs))
-        kind, v = self.next()
-        if kind != "id":
-            raise MLIRSyntaxError(f"expected a type, got {v!r}")
-        if v in ("tensor", "memref"):
-            return self.parse_shaped(v)
-        if v in FLOAT_TYPES or v in INT_TYPES or re.fullmatch(r"i[0-9]+", v):
+        kind, v = self.peek()
+        m = SHAPED.fullmatch(v)  # tensor<2x3xf32>: m[1] tensor, m[2] "2x3x", m[3] f32
+        if kind == "shaped" and m[3] in ELEMENTS:
+            self.take()
+            return Type(m[1], tuple(int(d) for d in m[2].split("x")[:-1]), m[3])
+        if kind == "id" and v in ELEMENTS:
+            self.take()
             return Type("scalar", elem=v)
-        if v == "none":
-            return Type("none", elem="none")
         raise MLIRSyntaxError(f"unsupported type {v!r}")
-
-    def parse_shaped(self, kind: str) -> Type:
-        # the tokenizer reads "2x3xf32" as num "2", id "x3xf32": re-split the dimension list
-        self.expect("<")
-        text = ""
-        while not self.at(">"):
-            k, v = self.next()
-            if k == "eof" or v in ("<", ",", "(", "{") or text[-1:].isdigit() and v[:1].isdigit():
-                raise MLIRSyntaxError(f"unsupported {kind} type")  # "2 4xf32" is not 24xf32
-            text += v
-        self.expect(">")
-        parts = text.split("x")
-        elem = parts[-1]
-        if not all(re.fullmatch(r"[0-9]+", p) for p in parts[:-1]) or not (
-            elem in FLOAT_TYPES or elem in INT_TYPES
-        ):
-            raise MLIRSyntaxError(f"unsupported {kind} type {kind}<{text}>")
-        return Type(kind, tuple(int(p) for p in parts[:-1]), elem)
-
-
-def _flatten(x):
-    if isinstance(x, list):
-        for y in x:
-            yield from _flatten(y)
-    else:
-        yield x
 
 
 def parse(text: str) -> Op:
-    """Parse a generic-form module; raises MLIRSyntaxError on anything unexpected."""
+    """The builtin.module of a generic-form text; MLIRSyntaxError on anything unexpected."""
     try:
-        return Parser(text).parse_module()
-    except MLIRSyntaxError:
-        raise
+        parser = Parser(text)
+        module = parser.parse_op()
     except (RecursionError, ValueError, IndexError, KeyError, TypeError, OverflowError) as e:
         raise MLIRSyntaxError(f"malformed MLIR ({type(e).__name__}: {e})") from None
+    if parser.peek()[0] != "eof" or module.name != "builtin.module":
+        raise MLIRSyntaxError("expected one builtin.module and nothing after it")
+    return module

@@ -11,8 +11,7 @@ stage is accepted only when it means the same as the original.
   the original (the C printer's output, ABI included, is identical), and a mutated spec
   stage must be the same module up to its attributes.
 
-The checker reads less of the text than xDSL does: it ignores the types an operand is
-annotated with at its use (it reads its definition's), and properties it has no use for
+The checker reads less of the text than xDSL does: it ignores properties it has no use for
 (alignment, operandSegmentSizes). Mutants that change only those are accepted by the
 checker and refused by the backend, which parses and verifies the stage with xDSL before
 printing C: nothing can be built from them, so they pass here (`built` returns None).

@@ -234,7 +234,9 @@ def _imported_names(node: ast.AST) -> list[str] | None:
     if isinstance(node, ast.Import):
         return [a.name for a in node.names]
     if isinstance(node, ast.ImportFrom):
-        return [] if node.level else [node.module or ""]  # relative: inside vnnc.verifier
+        if node.level == 1:
+            return []  # `from . import x`: inside vnnc.verifier
+        return ["." * node.level + (node.module or "")]  # `from .. import x` leaves it
     func = getattr(node, "func", None)
     if isinstance(node, ast.Call) and getattr(func, "id", getattr(func, "attr", "")) in (
         "__import__", "import_module"
