@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
 
+from vnnc.dialects.fp import RoundOp, parse_format
 from xdsl.dialects import arith, func, memref, scf
 from xdsl.dialects import math as xmath
 from xdsl.dialects.builtin import (
@@ -30,8 +31,6 @@ from xdsl.dialects.builtin import (
     UnitAttr,
 )
 from xdsl.ir import Operation, SSAValue
-
-from vnnc.dialects.fp import RoundOp, parse_format
 
 ENTRY = "main"
 

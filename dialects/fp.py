@@ -23,14 +23,13 @@ import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from vnnc.dialects import spec
 from xdsl.dialects.builtin import (
     AnyFloat,
     BFloat16Type,
     Float8E4M3FNType,
     Float8E5M2Type,
     Float16Type,
-    Float32Type,
-    Float64Type,
     StringAttr,
     TensorType,
     f32,
@@ -53,8 +52,6 @@ from xdsl.parser import AttrParser
 from xdsl.printer import Printer
 from xdsl.traits import Pure
 from xdsl.utils.exceptions import VerifyException
-
-from vnnc.dialects import spec
 
 ROUNDINGS = ("nearest", "zero", "up", "down")
 

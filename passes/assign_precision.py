@@ -24,15 +24,14 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from vnnc.dialects import fp, spec
+from vnnc.passes import witness
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import FunctionType, ModuleOp, TensorType, f32
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import Rewriter
-
-from vnnc.dialects import fp, spec
-from vnnc.passes import witness
 
 NAME = "assign-precision"
 

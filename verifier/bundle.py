@@ -106,7 +106,8 @@ def _check_bundle(root: Path, sample: bool, rows: list[dict]) -> None:
     if sample:
         t0 = time.perf_counter()
         if all(row["verdict"] == "accepted" for row in rows):
-            verdict = check_library(root, manifest, texts[names[0]], params)
+            # the reference is the stage the loops implement: the fp stage, or the spec stage
+            verdict = check_library(root, manifest, texts[names[-2]], params)
         else:  # the reference would evaluate an unchecked spec stage
             verdict = Rejected("not run: an earlier step was rejected")
         rows.append(_row("library", manifest["artifacts"]["library"], verdict, t0))

@@ -17,8 +17,21 @@ NEG_INF, NAN = -math.inf, math.nan
 
 
 def f32(x: float) -> tuple:
-    """A float32 constant, by its little-endian bits."""
-    return ("f32", struct.pack("<f", x).hex())
+    """A constant of the kernel's arithmetic type; `typed` gives it its bits."""
+    return ("const", float(x))
+
+
+def typed(x: float, acc: str) -> tuple:
+    """A constant of type `acc`, by its little-endian bits (x rounded to f32 for f32)."""
+    return ("f32", struct.pack("<f", x).hex()) if acc == "f32" else ("f64", struct.pack("<d", x).hex())
+
+
+def with_types(tree, acc: str):
+    if isinstance(tree, tuple):
+        if tree[:1] == ("const",):
+            return typed(tree[1], acc)
+        return tuple(with_types(t, acc) for t in tree)
+    return tree
 
 
 def aff(terms=(), const: int = 0) -> tuple:
@@ -42,7 +55,10 @@ def idx(x) -> tuple:
 class Nest:
     """Builds one kernel's stores; its arguments are numbered 0.., the output last."""
 
-    def __init__(self):
+    def __init__(self, dtypes=(), fmt="f32", acc="f32", rounding="nearest"):
+        """dtypes: the buffers' element types (f32, f64, i64); values are computed in
+        `acc` and rounded to `fmt` in `rounding` mode when stored."""
+        self.dtypes, self.fmt, self.acc, self.rounding = list(dtypes), fmt, acc, rounding
         self.loops: list[tuple[str, int]] = []
         self.stores: list[tuple] = []
         self.count = 0
@@ -74,9 +90,19 @@ class Nest:
         return [("res", j, node) for j in range(len(inits))]
 
     def load(self, arg: int, index) -> tuple:
-        return ("load", arg, tuple(idx(i) for i in index))
+        """arg[index], a float converted to the arithmetic type (f32 -> f64 is exact)."""
+        v = ("load", arg, tuple(idx(i) for i in index))
+        return self.convert(v, self.dtypes[arg], self.acc) if self.dtypes[arg] != "i64" else v
+
+    @staticmethod
+    def convert(v, frm: str, to: str):
+        return v if frm == to else ("extf" if to == "f64" else "truncf", v)
 
     def store(self, value, index) -> None:
+        """out[index] = value rounded once to the storage format, in the buffer's type."""
+        if self.fmt != self.acc:
+            value = ("round", self.fmt, self.rounding, value)
+        value = self.convert(value, self.acc, self.dtypes[-1])
         self.stores.append((tuple(self.loops), tuple(idx(i) for i in index), value))
 
 
@@ -426,8 +452,17 @@ DEFINITIONS = {
 }
 
 
-def expected(name: str, ins, out, attrs) -> list[tuple]:
-    """The stores of the kernel for spec op `name`; KeyError for an op without a definition."""
-    k = Nest()
+def round_(k: Nest, name, ins, out, a):
+    # y = x rounded to the storage format (fp.round)
+    k.nest(list(out), lambda ivs: k.store(k.load(0, ivs), ivs))
+
+
+DEFINITIONS["round"] = round_
+
+
+def expected(name: str, ins, out, attrs, dtypes=None, fmt="f32", acc="f32", rounding="nearest") -> list:
+    """The stores of the kernel for op `name`; KeyError for an op without a definition."""
+    dtypes = dtypes or ["f32"] * (len(ins) + 1)
+    k = Nest(dtypes, fmt, acc, rounding)
     DEFINITIONS[name](k, name, [tuple(s) for s in ins], tuple(out), attrs)
-    return k.stores
+    return [with_types(store, acc) for store in k.stores]

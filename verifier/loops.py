@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from vnnc.verifier import kernels
+from vnnc.verifier import kernels, precision
 from vnnc.verifier.check import Reject
 from vnnc.verifier.mlir import Dense, Op, Opaque, Sym, Type, Typed, Unit, parse
 from vnnc.verifier.semantics import main_function, plain, plain_attrs
@@ -33,8 +33,23 @@ def canonical(x):
 
 
 def buffer_type(t: Type) -> Type:
-    """The memref that holds a spec tensor of type t."""
-    return Type("memref", t.shape, t.elem)
+    """The memref that holds a tensor of type t: f64 and i64 as themselves, every other
+    storage format (all subsets of float32) in f32."""
+    return Type("memref", t.shape, t.elem if t.elem in ("f64", "i64") else "f32")
+
+
+def kernel_key(sop: Op, buffers: tuple[Type, ...]) -> tuple:
+    """What a kernel for `sop` must be certified as: op, shapes, attributes, arithmetic."""
+    attrs = plain_attrs(sop)
+    if sop.name.startswith("fp."):
+        fmt = precision.format_of(sop.result_types[0].elem)
+        if sop.name == "fp.round":  # computed in f64 when either side is f64
+            acc = "f64" if "f64" in (b.elem for b in buffers) else "f32"
+            attrs = {"fmt": attrs.get("format"), "acc": acc, "rounding": attrs.get("rounding")}
+        else:
+            attrs = {**{k: v for k, v in attrs.items() if k not in precision.FP_PROPS},
+                     "fmt": fmt, "acc": attrs.get("acc"), "rounding": attrs.get("rounding")}
+    return sop.name, tuple(t.shape for t in sop.operand_types), sop.result_types[0].shape, attrs
 
 
 # ---------------------------------------------------------------- reading one kernel
@@ -73,7 +88,7 @@ class KernelReader:
             self.fail(op, f"{name} is defined twice")
         self.defined.add(name)
         self.env[name] = value
-        if value[0] not in ("arg", "aff", "acc", "f32"):  # not an index, constant or block argument
+        if value[0] not in ("arg", "aff", "acc", "f32", "f64"):  # not an index, constant or block argument
             self.unused.add(name)
 
     def value(self, op: Op, name: str, kind: str = "") -> tuple:
@@ -113,13 +128,15 @@ class KernelReader:
             if self.value(op, ins[1], "arg")[1] != len(self.types) - 1 or not self.may_store:
                 self.fail(op, "stores go only to the output argument, outside reductions and scf.if")
             index = tuple(self.value(op, v, "aff") for v in ins[2:])
+            if op.operand_types[0].elem != self.types[-1].elem:
+                self.fail(op, "stores a value of another type than its buffer's")
             self.stores.append((tuple(self.loops), index, self.value(op, ins[0])))
             return
         if name == "arith.constant":
             v = op.prop("value")
-            if not isinstance(v, Typed) or [v.type] != op.result_types or v.type.elem not in ("index", "f32"):
-                self.fail(op, "constants are index or f32 values of the result's type")
-            result = ("aff", v.value, ()) if v.type.elem == "index" else kernels.f32(v.value)
+            if not isinstance(v, Typed) or [v.type] != op.result_types or v.type.elem not in ("index", "f32", "f64"):
+                self.fail(op, "constants are index, f32 or f64 values of the result's type")
+            result = ("aff", v.value, ()) if v.type.elem == "index" else kernels.typed(v.value, v.type.elem)
         elif name in ("arith.addi", "arith.subi", "arith.muli"):
             a, b = self.value(op, ins[0], "aff"), self.value(op, ins[1], "aff")
             if name == "arith.muli" and a[2] and b[2]:
@@ -128,8 +145,23 @@ class KernelReader:
                 result = kernels.aff([(b[1], a)]) if not b[2] else kernels.aff([(a[1], b)])
             else:
                 result = kernels.aff([(1, a), (-1 if name == "arith.subi" else 1, b)])
-        elif name in FLOAT_OPS:
-            result = (FLOAT_OPS[name], *(self.value(op, v) for v in ins))
+        elif name in FLOAT_OPS or name == "fp.round":
+            # same float type in and out: no conversion hides inside an operation
+            if len(set(op.operand_types + op.result_types)) != 1 or op.result_types[0].elem not in ("f32", "f64"):
+                self.fail(op, "operands and result must all be f32 or all f64")
+            if name == "fp.round":
+                fmt, mode = op.prop("format"), op.prop("rounding")
+                if mode not in precision.ROUNDINGS or not isinstance(fmt, str):
+                    self.fail(op, "bad format or rounding")
+                precision.format_bits(fmt)
+                result = ("round", fmt, mode, self.value(op, ins[0]))
+            else:
+                result = (FLOAT_OPS[name], *(self.value(op, v) for v in ins))
+        elif name in ("arith.extf", "arith.truncf"):
+            want = ("f32", "f64") if name == "arith.extf" else ("f64", "f32")
+            if (op.operand_types[0].elem, op.result_types[0].elem) != want:
+                self.fail(op, f"converts {want[0]} to {want[1]} only")
+            result = (name[6:], self.value(op, ins[0]))
         elif name in ("arith.cmpf", "arith.cmpi"):
             names, p = CMPF if name == "arith.cmpf" else CMPI, op.prop("predicate")
             if not (isinstance(p, Typed) and type(p.value) is int and 0 <= p.value < len(names)):
@@ -139,6 +171,8 @@ class KernelReader:
             result = (name[6:], *(self.value(op, v) for v in ins))
         elif name == "memref.load":
             arg = self.value(op, ins[0], "arg")[1]
+            if op.result_types[0].elem != self.types[arg].elem:
+                self.fail(op, "loads a value of another type than its buffer's")
             result = ("load", arg, tuple(self.value(op, v, "aff") for v in ins[1:]))
             self.in_bounds(op, arg, result[2])
         else:
@@ -261,14 +295,28 @@ def check(source: str, target: str, witness: dict) -> None:
         name = cert["kernel"]
         if name in certified or name not in fns or name == "main":
             raise Reject(f"kernel {name!r} is certified twice or is not a kernel of the stage")
-        op = cert["op"].removeprefix("spec.")
+        dialect, op = cert["op"].split(".", 1)
         ins, out = canonical(cert["in_shapes"]), canonical(cert["out_shape"])
         attrs = {k: canonical(v) for k, v in cert["attrs"].items()}
         reader = KernelReader(fns[name])
         if [t.shape for t in reader.types] != [*ins, out]:
             raise Reject(f"kernel @{name}: argument shapes differ from the certificate")
+        arith = {"fmt": "f32", "acc": "f32", "rounding": "nearest"}
+        if dialect == "fp":
+            arith = {"fmt": cert["format"], "acc": cert["acc"], "rounding": cert["rounding"]}
+            precision.format_bits(arith["fmt"])
+        elif dialect != "spec":
+            raise Reject(f"kernel @{name}: {cert['op']} is neither a spec nor an fp op")
+        if arith["acc"] not in ("f32", "f64") or arith["rounding"] not in precision.ROUNDINGS:
+            raise Reject(f"kernel @{name}: bad accumulation type or rounding mode")
+        # the C printer sets the kernel's rounding mode from this attribute
+        if fns[name].attrs.get("fp.rounding", "nearest") != arith["rounding"]:
+            raise Reject(f"kernel @{name}: its fp.rounding attribute is not the certified {arith['rounding']}")
+        dtypes = [t.elem for t in reader.types]
+        if any(d not in ("f32", "f64", "i64") for d in dtypes) or dtypes[-1] != ("f64" if arith["fmt"] == "f64" else "f32"):
+            raise Reject(f"kernel @{name}: buffers must be f32 (f64 for f64 values, i64 for labels)")
         try:
-            want = kernels.expected(op, ins, out, attrs)
+            want = kernels.expected(op, ins, out, attrs, dtypes, **arith)
         except (KeyError, TypeError, IndexError, ValueError, ZeroDivisionError) as e:
             raise Reject(f"kernel @{name}: no definition of spec.{op} for these shapes and "
                          f"attributes ({e})") from None
@@ -279,7 +327,8 @@ def check(source: str, target: str, witness: dict) -> None:
         stored_once(reader.stores, out, name)
         if reader.unused:  # no dead code: nothing runs that the stored values do not need
             raise Reject(f"kernel @{name}: {min(reader.unused)} is computed but never used")
-        certified[name] = (op, ins, out, attrs, tuple(reader.types))
+        certified[name] = (f"{dialect}.{op}", ins, out, {**attrs, **(arith if dialect == "fp" else {})},
+                           tuple(reader.types))
     if set(fns) - set(certified) != {"main"}:
         raise Reject(f"uncertified functions in the stage: {sorted(set(fns) - set(certified) - {'main'})}")
     calls = call_graph(spec_main, loop_main, symbols(loops, "memref.global"), certified)
@@ -322,7 +371,7 @@ def call_graph(spec_fn: Op, loop_fn: Op, globs: dict[str, Op], certified: dict) 
         return buf
 
     for sop in sblock.ops[:-1]:
-        short, t = sop.name.removeprefix("spec."), sop.result_types[0]
+        short, t = sop.name.split(".", 1)[1], sop.result_types[0]
         if short in ("param", "constant"):  # read from a global of the value's type
             g = take("memref.get_global")
             ref = g.prop("name")
@@ -362,7 +411,7 @@ def call_graph(spec_fn: Op, loop_fn: Op, globs: dict[str, Op], certified: dict) 
                 if len(vt.shape) == 1:
                     views.append(buf)
                     continue
-                view, flat = take("memref.collapse_shape"), Type("memref", (math.prod(vt.shape),), vt.elem)
+                view, flat = take("memref.collapse_shape"), Type("memref", (math.prod(vt.shape),), buffer_type(vt).elem)
                 groups = [[plain("reassociation", i) for i in g] for g in view.prop("reassociation")]
                 if [view.operands, groups, view.result_types] != [[buf], [list(range(len(vt.shape)))], [flat]]:
                     raise Reject(f"reshape views must flatten every dimension of {buf} into {flat}")
@@ -373,10 +422,9 @@ def call_graph(spec_fn: Op, loop_fn: Op, globs: dict[str, Op], certified: dict) 
             call = take("func.call")
             kname = call.prop("callee").name if isinstance(call.prop("callee"), Sym) else None
             cert = certified.get(kname)
-            if cert is None or cert[:4] != (short, tuple(ot.shape for ot in sop.operand_types), t.shape,
-                                            plain_attrs(sop)):
-                raise Reject(f"{sop.name} is called as @{kname}, not a kernel certified for it")
             types = tuple(buffer_type(ot) for ot in (*sop.operand_types, t))
+            if cert is None or cert[:4] != kernel_key(sop, types):
+                raise Reject(f"{sop.name} is called as @{kname}, not a kernel certified for it")
             if cert[4] != types or tuple(call.operand_types) != types:
                 raise Reject(f"call @{kname} for {sop.name} has buffer types other than the spec op's")
             if call.operands != [*args, dest]:

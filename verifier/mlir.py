@@ -100,14 +100,15 @@ TOKEN = re.compile(r"""
   | (?P<blk>\^[A-Za-z0-9_.$-]+)
   | (?P<sym>@(?:"(?:[^"\\]|\\.)*"|[A-Za-z0-9_.$-]+))
   | (?P<alias>\#[A-Za-z0-9_.$]+(?:<[^<>"]*>)?)
-  | (?P<shaped>(?:tensor|memref)<(?:[0-9]+x)*[a-z][a-z0-9]*>)
+  | (?P<shaped>(?:tensor|memref)<(?:[0-9]+x)*(?:[a-zA-Z][a-zA-Z0-9]*|!fp\.float<"[a-z0-9-]+">)>)
   | (?P<arrow>->)
   | (?P<id>[A-Za-z_][A-Za-z0-9_.$]*)
   | (?P<punct>[()\[\]{}<>:,=])""", re.VERBOSE)
 SKIP = re.compile(r"(?:\s+|//[^\n]*)*")  # between tokens: a "//" inside a string is no comment
 ESCAPE = re.compile(r'\\([\\"n]|[0-9a-fA-F]{2})')  # \\ \" \n \XX
-SHAPED = re.compile(r"(tensor|memref)<((?:[0-9]+x)*)([a-z][a-z0-9]*)>")
+SHAPED = re.compile(r'(tensor|memref)<((?:[0-9]+x)*)([a-zA-Z][a-zA-Z0-9]*|!fp\.float<"[a-z0-9-]+">)>')
 ELEMENTS = ("f32", "f64", "i1", "i32", "i64", "index")
+STORAGE = ("f16", "bf16", "f8E4M3FN", "f8E5M2")  # tensor element types of the fp stage only
 FLOATS = {"f32": "<f", "f64": "<d"}
 MAX_DEPTH = 64
 
@@ -317,7 +318,8 @@ class Parser:
             return Type("function", inputs=tuple(ins), outputs=tuple(outs))
         kind, v = self.peek()
         m = SHAPED.fullmatch(v)  # tensor<2x3xf32>: m[1] tensor, m[2] "2x3x", m[3] f32
-        if kind == "shaped" and m[3] in ELEMENTS:
+        if kind == "shaped" and (m[3] in ELEMENTS or m[1] == "tensor" and (
+                m[3] in STORAGE or m[3].startswith("!fp.float"))):
             self.take()
             return Type(m[1], tuple(int(d) for d in m[2].split("x")[:-1]), m[3])
         if kind == "id" and v in ELEMENTS:

@@ -18,10 +18,11 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from vnnc.verifier import precision
 from vnnc.verifier.check import Accepted, Reject, Rejected
 from vnnc.verifier.mlir import parse
 from vnnc.verifier.params import read
-from vnnc.verifier.semantics import evaluate
+from vnnc.verifier.semantics import evaluate, main_function
 
 TOLERANCE = 2.0**-10
 SAMPLES = 4
@@ -34,7 +35,17 @@ def draw(inputs: list[dict]) -> list[list[np.ndarray]]:
              else rng.uniform(-1, 1, x["shape"]).astype(np.float32) for x in inputs] for _ in range(SAMPLES)]
 
 
-def compare(name: str, y: np.ndarray, ref: np.ndarray) -> None:
+def tolerance(module) -> float:
+    """TOLERANCE, or 8 units of roundoff of the coarsest storage format the stage uses
+    (its reference rounds each op's result, not the operations inside it)."""
+    u = 0.0
+    for op in main_function(module).regions[0][0].ops:
+        if op.name.startswith("fp."):
+            u = max(u, 2.0 ** -(precision.format_bits(precision.format_of(op.result_types[0].elem))[1] + 1))
+    return max(TOLERANCE, 8 * u)
+
+
+def compare(name: str, y: np.ndarray, ref: np.ndarray, tol: float = TOLERANCE) -> None:
     """One output of the library against the reference's."""
     infinite = np.isinf(ref)
     if y.shape != ref.shape or not np.array_equal(np.isnan(y), np.isnan(ref)) \
@@ -43,9 +54,9 @@ def compare(name: str, y: np.ndarray, ref: np.ndarray) -> None:
     finite = np.isfinite(ref)
     scale = max(1.0, float(np.abs(ref[finite]).max(initial=0.0)))
     err = float(np.abs(y[finite] - ref[finite]).max(initial=0.0))
-    if not err <= TOLERANCE * scale:
+    if not err <= tol * scale:
         raise Reject(f"output {name!r}: library differs from the reference by {err:.3g} "
-                     f"(tolerance {TOLERANCE * scale:.3g})")
+                     f"(tolerance {tol * scale:.3g})")
 
 
 def check_library(root: Path, manifest: dict, spec_text: str, params: bytes) -> Accepted | Rejected:
@@ -61,9 +72,10 @@ def check_library(root: Path, manifest: dict, spec_text: str, params: bytes) -> 
             with np.load(Path(tmp) / "out.npz") as data:
                 got = [[data[f"s{i}_{k}"] for k in range(len(outputs))] for i in range(SAMPLES)]
         module, arrays = parse(spec_text), read(params)
+        tol = tolerance(module)
         for xs, ys in zip(draw(inputs), got):
             for spec, y, ref in zip(outputs, ys, evaluate(module, arrays, xs)):
-                compare(spec["name"], y, ref)
+                compare(spec["name"], y, ref, tol)
         return Accepted()
     except Reject as e:
         return Rejected(str(e))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from vnnc.verifier import precision
 from vnnc.verifier.check import Reject
 from vnnc.verifier.mlir import DenseArray, Op, Typed
 
@@ -464,8 +465,10 @@ def main_function(module: Op) -> Op:
 
 
 def evaluate(module: Op, params: dict, inputs: list) -> list[np.ndarray]:
-    """The outputs of a spec stage's @main on `inputs`, in float64 (int64 for i64 values).
-    The stage is one the import witness accepted (wellformed.py)."""
+    """The outputs of a spec stage's @main on `inputs`, in float64 (int64 for i64 values);
+    of an fp stage's, with each op's result rounded once to its storage format (the
+    rounding of intermediate operations in the accumulation format is not modelled).
+    The stage is one the import (and precision) witness accepted."""
     block = main_function(module).regions[0][0]
     if len(inputs) != len(block.args):
         raise Reject(f"@main takes {len(block.args)} inputs, got {len(inputs)}")
@@ -479,6 +482,12 @@ def evaluate(module: Op, params: dict, inputs: list) -> list[np.ndarray]:
             y = params[op.props["name"]]
         elif op.name == "spec.constant":
             y = op.props["value"].values
+        elif op.name == "fp.round":
+            y = precision.round_to(env[op.operands[0]], op.props["format"], op.props["rounding"])
+        elif op.name.startswith("fp."):  # the op in the reals, rounded once to its storage format
+            attrs = {k: v for k, v in plain_attrs(op).items() if k not in precision.FP_PROPS}
+            y = apply(op.name.removeprefix("fp."), [env[v] for v in op.operands], attrs)
+            y = precision.round_to(y, precision.format_of(op.result_types[0].elem), op.props["rounding"])
         else:
             y = apply(op.name.removeprefix("spec."), [env[v] for v in op.operands], plain_attrs(op))
         env[op.results[0]] = y.astype(np.int64 if y.dtype.kind in "iu" else np.float64)

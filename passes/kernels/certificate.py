@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import struct
 
+from vnnc.dialects.fp import RoundOp
 from xdsl.dialects import arith, func, math, memref, scf
 from xdsl.dialects.builtin import FloatAttr, IndexType, IntegerAttr, f32, f64
 from xdsl.ir import Operation, SSAValue
-
-from vnnc.dialects.fp import RoundOp
 
 FLOAT_OPS = {arith.AddfOp: "addf", arith.SubfOp: "subf", arith.MulfOp: "mulf", arith.DivfOp: "divf",
              arith.MaximumfOp: "maximumf", arith.NegfOp: "negf", math.ExpOp: "exp", math.LogOp: "log",
