@@ -77,6 +77,11 @@ class CTarget:
         xmath.TanhOp: "tanhf", xmath.ErfOp: "erff", xmath.AbsFOp: "fabsf",
         arith.MaximumfOp: "vnnc_maximumf", arith.MinimumfOp: "vnnc_minimumf",
     }
+    unary_call_f64: ClassVar[dict] = {  # the same ops on double (f64 compute type)
+        xmath.ExpOp: "exp", xmath.LogOp: "log", xmath.SqrtOp: "sqrt",
+        xmath.TanhOp: "tanh", xmath.ErfOp: "erf", xmath.AbsFOp: "fabs",
+        arith.MaximumfOp: "vnnc_maximum", arith.MinimumfOp: "vnnc_minimum",
+    }
     cmpf: ClassVar[dict] = {
         "oeq": "{a} == {b}", "ogt": "{a} > {b}", "oge": "{a} >= {b}", "olt": "{a} < {b}",
         "ole": "{a} <= {b}", "one": "({a} < {b} || {a} > {b})", "ord": "({a} == {a} && {b} == {b})",
@@ -99,6 +104,16 @@ static inline float vnnc_maximumf(float a, float b) {
   return a > b ? a : b;
 }
 static inline float vnnc_minimumf(float a, float b) {
+  if (a != a || b != b) return a + b;
+  if (a == b) return signbit(a) ? a : b;
+  return a < b ? a : b;
+}
+static inline double vnnc_maximum(double a, double b) {
+  if (a != a || b != b) return a + b;
+  if (a == b) return signbit(a) ? b : a;
+  return a > b ? a : b;
+}
+static inline double vnnc_minimum(double a, double b) {
   if (a != a || b != b) return a + b;
   if (a == b) return signbit(a) ? a : b;
   return a < b ? a : b;
@@ -244,7 +259,9 @@ class CPrinter:
             a, b = (self.name(v) for v in op.operands)
             self.decl(op.results[0], f"{a} {t.binary[kind]} {b}")
         elif kind in t.unary_call:
-            self.decl(op.results[0], f"{t.unary_call[kind]}({', '.join(self.name(v) for v in op.operands)})")
+            # f64 values go through the double functions (sqrtf would round them to float)
+            table = t.unary_call_f64 if str(op.results[0].type) == "f64" else t.unary_call
+            self.decl(op.results[0], f"{table[kind]}({', '.join(self.name(v) for v in op.operands)})")
         elif isinstance(op, arith.NegfOp):
             self.decl(op.result, f"-{self.name(op.operand)}")
         elif isinstance(op, arith.ConstantOp):

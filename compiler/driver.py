@@ -126,7 +126,8 @@ def emit(model_path: str | Path, level: str, batch: int = 1, precision: dict | N
     model = load_model(model_path, batch)
     if level == "spec":
         return custom_text(model.module)
-    stages = run_pipeline(model, pipeline_passes(precision or ({} if level == "fp" else None)))
+    # --emit fp without --precision: the fp stage of the default f32 choice
+    stages = run_pipeline(model, pipeline_passes(precision or ({"precision": "f32"} if level == "fp" else None)))
     if level == "fp":
         return custom_text(parse_module(stages[1].text, "fp stage"))
     module = parse_module(stages[-1].text, "final stage")

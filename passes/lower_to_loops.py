@@ -227,8 +227,8 @@ class _Lowering:
                 env[result] = dest
             else:
                 raise LoweringError(f"{NAME}: cannot lower {op.name}")
-            # free temporaries whose last reader was this op
-            for v in op.operands:
+            # free temporaries whose last reader was this op (once, if it reads one twice)
+            for v in dict.fromkeys(op.operands):
                 if last_use.get(v) is op and v in allocated:
                     b.insert(memref.DeallocOp.get(env[v]))
         for v, dest in zip(ret.operands, out_args):

@@ -58,8 +58,13 @@ def check(source: str, target: str, witness: dict) -> None:
     if witness["pass"] != "assign-precision":
         raise Reject(f"a precision witness must come from assign-precision, not {witness['pass']!r}")
     claims = witness["claims"]
-    if not isinstance(claims, dict) or not isinstance(claims.get("ops"), list):
-        raise Reject("claims must hold the list of per-op choices")
+    if not isinstance(claims, dict) or set(claims) != {"default", "ops"} or not isinstance(claims["ops"], list):
+        raise Reject("claims must hold exactly the default choice and the list of per-op choices")
+    default = claims["default"]
+    if not isinstance(default, dict) or set(default) != {"format", "acc", "rounding"} or \
+            default["acc"] not in ("f32", "f64") or default["rounding"] not in ROUNDINGS:
+        raise Reject("the default choice must name a format, an accumulation type and a rounding mode")
+    format_bits(default["format"])
     sblock, tblock = _main(parse(source)).regions[0][0], _main(parse(target)).regions[0][0]
     if [t for _, t in sblock.args] != [t for _, t in tblock.args]:
         raise Reject("@main's inputs changed")
@@ -144,7 +149,8 @@ def round_to(x, fmt: str, mode: str):
     """x (float64) rounded to format `fmt` in `mode`, IEEE 754 style: scale by the exact
     power-of-two quantum of x's binade, round to an integer, scale back; overflow to inf
     or the largest finite value by mode (NaN instead of inf for fp8-e4m3fn, the largest
-    finite value for fp8-e4m3fn-sat)."""
+    finite value for fp8-e4m3fn-sat). An infinite x stays infinite in every mode (NaN for
+    fp8-e4m3fn, the largest finite value for fp8-e4m3fn-sat), as vnnc_fp.h rounds it."""
     if fmt == "f64":
         return np.asarray(x, np.float64)
     e, m, kind = format_bits(fmt)
@@ -157,8 +163,10 @@ def round_to(x, fmt: str, mode: str):
         quantum = np.ldexp(1.0, np.maximum(exp - 1, 1 - bias) - m)
         step = {"nearest": np.rint, "zero": np.trunc, "up": np.ceil, "down": np.floor}[mode]
         r = np.copysign(step(x / quantum) * quantum, x)
-        over = np.isinf(x) | (np.abs(r) > biggest)
+        over = np.abs(r) > biggest  # a finite x whose rounding overflows
         to_max = {"nearest": False, "zero": True, "up": x < 0, "down": x > 0}[mode] | (kind == "fn-sat")
         inf = np.nan if kind == "fn" else np.inf
         r = np.where(over, np.copysign(np.where(to_max, biggest, inf), x), r)
+        # an infinite x is exact, in every mode: kept (ieee), NaN (fn), saturated (fn-sat)
+        r = np.where(np.isinf(x), np.copysign(biggest, x) if kind == "fn-sat" else inf if kind == "fn" else x, r)
     return np.where(np.isnan(x), np.nan, r)

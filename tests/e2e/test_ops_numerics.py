@@ -431,3 +431,21 @@ def test_softmax_random(root, shape, data, log, seed):
     case = build(root, op, [x], {"axis": axis})
     want = case.reference([x])
     assert_within(case.run([x]), want, softmax_tol(axis, log)(case, [x], want), op)
+
+
+def test_an_op_reading_one_temporary_twice(tmp_path):
+    """Regression: lower-to-loops freed a temporary that one op reads twice (mul %t, %t)
+    once per operand, and the checker rightly rejected the bundle's double free."""
+    (tmp_path / "m.mlir").write_text("""\
+builtin.module {
+  func.func @main(%x: tensor<3xf32>) -> tensor<3xf32> {
+    %t = spec.neg %x : (tensor<3xf32>) -> tensor<3xf32>
+    %y = spec.mul %t, %t : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
+    func.return %y : tensor<3xf32>
+  }
+}
+""")
+    for precision in (None, {"precision": "bf16"}):
+        bundle = vnnc.compile(tmp_path / "m.mlir", out=tmp_path / "b", force=True, precision=precision)
+        x = np.array([1.5, -2.0, 0.25], np.float32)
+        assert np.array_equal(bundle.run(x), x * x)

@@ -501,3 +501,19 @@ def test_ml_dtypes_round_to_nearest(lib: Harness, fmt: Fmt, dtype: str) -> None:
         theirs = x32.astype(target).astype(np.float64)
         xs = x32.astype(np.float64)
     assert_same_bits(lib.round(xs, fmt, RN), theirs, list(xs), dtype)
+
+
+# ---- the checker's own rounding (verifier/precision.py), against the same reference -------
+
+@pytest.mark.parametrize("mode", MODES.values(), ids=MODES.keys())
+@pytest.mark.parametrize("fmt", [F32, BF16, F16, E4M3FN, E4M3FN_SAT, E5M2, E3M2, E6M9], ids=str)
+def test_checker_round_to(fmt: Fmt, mode: int) -> None:
+    """`precision.round_to`, which the sampled library check rounds with, on every value and
+    midpoint of the small formats and the edges of all (regression: an infinite x was
+    taken for an overflow, and rounded toward zero to max instead of staying infinite, or
+    NaN for FN)."""
+    from vnnc.verifier.precision import round_to
+
+    xs = exhaustive_values(fmt) if fmt.bits <= 8 else edge_values(fmt)
+    got = round_to(np.array(xs), fmt.name, ["nearest", "zero", "up", "down"][mode])
+    assert_same_bits(got, [reference_round(x, fmt, mode) for x in xs], xs, f"round_to {fmt} {mode}")
