@@ -236,7 +236,7 @@ def compile_model(
             "model": {"file": str(model_path), "sha256": hashlib.sha256(model_path.read_bytes()).hexdigest()},
             "pipeline": "default",
             "passes": [p.name for p in passes],
-            "precision": precision or {},
+            "precision": _precision_record(precision),
             "inputs": inputs,
             "outputs": outputs,
             "batch": batch,
@@ -366,6 +366,17 @@ def _cross_check_onnx(model, stage_text: str, path: Path) -> dict | None:
         print(f"vnnc: warning: {headline} ({path}: {detail}; the import is tested, "
               "not checked: see TRUST.md)", file=sys.stderr)
     return row
+
+
+def _precision_record(precision: dict | None) -> dict:
+    """The precision options as given, with the per-layer config's contents and hash (the
+    file itself may change or vanish after the compile)."""
+    record = dict(precision or {})
+    if record.get("config"):
+        data = Path(record["config"]).read_bytes()
+        record["config_sha256"] = hashlib.sha256(data).hexdigest()
+        record["config_contents"] = json.loads(data)
+    return record
 
 
 def _check_replaceable(out: Path) -> None:

@@ -8,6 +8,7 @@ outside a flag's list.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
@@ -101,7 +102,10 @@ def test_precision_config_first_layer_f32(tmp_path):
     proc = run(VNNC, *args, "-o", "out", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     m = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert m["verified"] and m["precision"] == {"precision": "bf16", "config": "layers.json"}
+    config = {"layers": {"first": {"precision": "f32"}}}
+    assert m["verified"] and m["precision"] == {
+        "precision": "bf16", "config": "layers.json", "config_contents": config,
+        "config_sha256": hashlib.sha256((tmp_path / "layers.json").read_bytes()).hexdigest()}
     claims = json.loads((tmp_path / "out" / "witnesses" / "01-assign-precision.json").read_text())["claims"]
     assert [c["format"] for c in claims["ops"]] == ["f32", "bf16", "bf16", "bf16", "bf16"]
 
