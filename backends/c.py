@@ -97,27 +97,20 @@ class CTarget:
 #include <string.h>
 #include <stddef.h>
 
-/* arith.maximumf / minimumf: NaN-propagating, and -0 < +0 */
-static inline float vnnc_maximumf(float a, float b) {
-  if (a != a || b != b) return a + b;
-  if (a == b) return signbit(a) ? b : a;
-  return a > b ? a : b;
-}
-static inline float vnnc_minimumf(float a, float b) {
-  if (a != a || b != b) return a + b;
-  if (a == b) return signbit(a) ? a : b;
-  return a < b ? a : b;
-}
-static inline double vnnc_maximum(double a, double b) {
-  if (a != a || b != b) return a + b;
-  if (a == b) return signbit(a) ? b : a;
-  return a > b ? a : b;
-}
-static inline double vnnc_minimum(double a, double b) {
-  if (a != a || b != b) return a + b;
-  if (a == b) return signbit(a) ? a : b;
-  return a < b ? a : b;
-}
+/* arith.maximumf / minimumf: NaN-propagating, and -0 < +0; for float (suffix f) and double */
+#define VNNC_MAXMIN(T, SUFFIX)                                                   \
+  static inline T vnnc_maximum##SUFFIX(T a, T b) {                               \
+    if (a != a || b != b) return a + b;                                          \
+    if (a == b) return signbit(a) ? b : a;                                       \
+    return a > b ? a : b;                                                        \
+  }                                                                              \
+  static inline T vnnc_minimum##SUFFIX(T a, T b) {                               \
+    if (a != a || b != b) return a + b;                                          \
+    if (a == b) return signbit(a) ? a : b;                                       \
+    return a < b ? a : b;                                                        \
+  }
+VNNC_MAXMIN(float, f)
+VNNC_MAXMIN(double, )
 static void* vnnc_alloc(size_t bytes) {
   return aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
 }
