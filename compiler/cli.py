@@ -98,6 +98,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- verify
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Decide a VNN-LIB property (compiler/verify.py); exit 0 holds/violated, 3 unknown."""
+    from vnnc.verify import run
+
+    return run(args)
+
+
 # ---------------------------------------------------------------- bundles on disk
 
 
@@ -386,6 +396,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-sample", action="store_true",
                    help="skip running the library on sampled inputs")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("verify", help="decide a VNN-LIB property of a ReLU network, with a certificate",
+                       description="Decide PROPERTY (VNN-LIB) for MODEL: prints `holds`, `violated` or "
+                                   "`unknown` as the last stdout line (exit 0, 0, 3). Every answer is "
+                                   "checked by vnnc.verifier before it is printed.")
+    p.add_argument("model", metavar="MODEL", nargs="?", help="an .onnx or spec .mlir ReLU network")
+    p.add_argument("property", metavar="PROPERTY", nargs="?", help="a .vnnlib property")
+    p.add_argument("--method", choices=("ibp", "crown", "alpha-crown", "auto"), default="auto",
+                   help="bound method (default auto: CROWN, alpha-CROWN for stubborn leaves)")
+    p.add_argument("--timeout", type=float, default=300.0, metavar="S", help="seconds (default 300)")
+    p.add_argument("--float32-sound", action="store_true",
+                   help="make the verdict hold for the compiled float32 program too")
+    p.add_argument("--certificate", metavar="OUT.json", help="write the certificate")
+    p.add_argument("--bounds-out", metavar="B.json", help="write output bounds over the box (no splitting)")
+    p.add_argument("--counterexample", metavar="CE.txt", help="write a counterexample (VNN-COMP format)")
+    p.add_argument("-o", "--output", metavar="DIR", help="write a verify bundle (`vnnc check DIR`)")
+    p.add_argument("--force", action="store_true", help="replace DIR if it exists")
+    p.add_argument("--instances", metavar="CSV", help="batch mode: a VNN-COMP instances file")
+    p.add_argument("--results", metavar="OUT.csv", help="batch mode: results file (resumable)")
+    p.add_argument("--jobs", type=_positive, default=None, metavar="N",
+                   help="batch mode: parallel instances (default: the number of cores)")
+    p.set_defaults(func=cmd_verify)
     return parser
 
 

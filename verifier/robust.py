@@ -1,0 +1,366 @@
+"""Robustness certificates: `check(spec, params, property, certificate)` for `vnnc verify`.
+
+The network is the spec stage read as z_{k+1} = A_k(a_k), a_k = relu(z_k), a_0 = x, each A_k
+a chain of affine ops (lin: y = x M^T; add: y = x + c; mul: y = x * c). For ANY multipliers
+nu_k, subtracting sum_k nu_k . (z_k - A_{k-1}(a_{k-1})) = 0 from c . z_L and regrouping,
+
+    c . z_L = sum_k sum_j (g_kj a_kj - nu_kj z_kj) + g_0 . x + const,  g_k = A_k^T nu_{k+1},
+
+so min over the leaf is at least the sum of each neuron's minimum over the convex hull of
+its ReLU graph on its domain [l, u] (the hull's vertices: l, clip(0, l, u), u), plus the
+minimum of g_0 . x over the box (weak duality; Wong and Kolter 2018, Salman et al. 2019).
+This holds for every nu, so the multipliers are never trusted: the checker derives them by
+its own CROWN back-substitution (Zhang et al. 2018) or reads them from the certificate
+(alpha/beta-CROWN), then evaluates the bound with interval coefficients and outward
+rounding. Neuron domains come from IBP intersected with the same dual bound (CROWN
+multipliers), computed over the leaf's box; a ReLU split clamps its neuron to l >= 0
+(active) or u <= 0 (inactive); a leaf where some l > u is empty. Leaves are derived from
+the split tree, so they cover each box of the property exactly.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from fractions import Fraction
+
+import numpy as np
+from vnnc.verifier import vnnlib
+from vnnc.verifier.check import Accepted, Reject, Rejected, sha256
+from vnnc.verifier.interval import ETA, affine_interval, down, matmul_enclose, up
+from vnnc.verifier.mlir import parse
+from vnnc.verifier.params import read
+from vnnc.verifier.semantics import evaluate, main_function
+
+MAX_NODES = 4_000_000
+MAX_SECONDS = 1800.0
+BATCH = 256
+
+
+def network(spec: str, params: dict) -> tuple[list[list], list[int]]:
+    """The blocks [[(kind, constant)...]...] between ReLUs and the sizes of x, z_1, .., z_L."""
+    block = main_function(parse(spec)).regions[0][0]
+    if len(block.args) != 1 or len(block.ops[-1].operands) != 1:
+        raise Reject("robustness: the model must have one input and one output")
+    cur, blocks, consts = block.args[0][0], [[]], {}
+    sizes = [int(np.prod(block.args[0][1].shape))]
+    for op in block.ops[:-1]:
+        name, t = op.name.removeprefix("spec."), op.result_types[0]
+        if name in ("param", "constant"):
+            value = params[op.props["name"]] if name == "param" else op.props["value"].values
+            consts[op.results[0]] = np.asarray(value, np.float64).reshape(t.shape)
+            continue
+        ins = [v for v in op.operands if v not in consts]
+        if ins != [cur] or name not in ("matmul", "linear", "add", "sub", "mul", "neg", "relu",
+                                        "flatten", "reshape"):
+            raise Reject(f"robustness: {op.name} is not a step of a chain of affine maps and ReLUs")
+        c = [consts[v] for v in op.operands if v != cur]
+        first, size = op.operands[0] == cur, int(np.prod(t.shape))
+        if name in ("add", "sub", "mul"):  # the constant as broadcast to the result, flat
+            if size != int(np.prod(op.operand_types[op.operands.index(cur)].shape)):
+                raise Reject(f"robustness: {op.name} broadcasts its variable operand")
+            c = np.broadcast_to(c[0], t.shape).reshape(-1)
+        if name == "relu":
+            blocks.append([])
+            sizes.append(size)
+        elif name == "neg" or name == "sub" and not first:
+            blocks[-1].append(("mul", -np.ones(size)))
+        if name in ("add", "sub"):
+            blocks[-1].append(("add", c if name == "add" else -c if first else c))
+        elif name == "mul":
+            blocks[-1].append(("mul", c))
+        elif name in ("matmul", "linear"):  # y = x A^T on the flat vector
+            a = c[0].T if name == "matmul" and first else c[0]
+            n = int(np.prod(op.operand_types[op.operands.index(cur)].shape))
+            if a.ndim != 2 or a.shape != (size, n):
+                raise Reject(f"robustness: {op.name} is not one vector times a matrix")
+            blocks[-1].append(("lin", a))
+            if name == "linear" and len(c) == 2:
+                blocks[-1].append(("add", c[1]))
+        cur = op.results[0]
+    if block.ops[-1].operands != [cur]:
+        raise Reject("robustness: the output is not the end of the chain")
+    return blocks, sizes + [int(np.prod(block.ops[-1].operand_types[0].shape))]
+
+
+# ---------------------------------------------------------------- interval arithmetic on the chain
+
+
+def _up(x):
+    """>= the float above x: |x| 2^-52 is at least one ulp of x, ETA one of a subnormal, and
+    rounding to nearest is monotone (an inf or NaN result fails every later test)."""
+    return x + (np.abs(x) * 2.0**-52 + ETA)
+
+
+def _down(x):
+    return x - (np.abs(x) * 2.0**-52 + ETA)
+
+
+def _mul(lo, hi, c):
+    p, q = lo * c, hi * c  # each product correctly rounded: one ulp outward encloses it
+    return _down(np.minimum(p, q)), _up(np.maximum(p, q))
+
+
+def forward(block: list, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An enclosure of A(x) for x in [lo, hi] (rows)."""
+    for kind, c in block:
+        if kind == "lin":
+            lo, hi = affine_interval(lo, hi, c)
+        elif kind == "add":
+            lo, hi = _down(lo + c), _up(hi + c)
+        else:
+            lo, hi = _mul(lo, hi, c)
+    return lo, hi
+
+
+def backward(block: list, nu: np.ndarray):
+    """For the multipliers nu (rows over A's outputs): an enclosure [glo, ghi] of A^T nu and
+    a lower bound of nu . A(0), so that nu . A(a) >= min over g of g . a + that bound."""
+    const, lo, hi = np.zeros(nu.shape[:-1]), nu, nu
+    for kind, c in reversed(block):
+        if kind == "lin" and lo is hi:  # exact multipliers: one enclosed product
+            g, e = matmul_enclose(lo, c)
+            lo, hi = _down(g - e), _up(g + e)
+        elif kind == "lin":
+            lo, hi = affine_interval(lo, hi, c.T)
+        elif kind == "add":
+            s, e = matmul_enclose(lo, c) if lo is hi else (None, None)
+            low = _down(s - e) if lo is hi else affine_interval(lo, hi, c[None, :])[0][..., 0]
+            const = _down(const + low)
+        else:
+            lo, hi = _mul(lo, hi, c)
+    return lo, hi, const
+
+
+def _sum_down(v: np.ndarray) -> np.ndarray:
+    s, e = matmul_enclose(v, np.ones(v.shape[-1]))
+    return _down(s - e)
+
+
+def dual_bound(blocks, K, bounds, x_lo, x_hi, nus) -> np.ndarray:
+    """A lower bound of nus[K] . z_K over each leaf (B, R): nus[k] (B, R, n_k) are any
+    multipliers, bounds[k] = (l, u) the domains of z_k (B, n_k) for k = 1..K-1."""
+    total = np.zeros(nus[K].shape[:2])
+    for k in range(K - 1, -1, -1):
+        glo, ghi, const = backward(blocks[k], nus[k + 1])
+        total = _down(total + const)
+        if k == 0:  # min of g x over x in the box and g in [glo, ghi]: a corner
+            lo, hi = x_lo[:, None, :], x_hi[:, None, :]
+            corners = [g * x for g in (glo, ghi) for x in (lo, hi)]
+            total = _down(total + _sum_down(_down(np.minimum.reduce(corners))))
+            continue
+        l, u = bounds[k][0][:, None, :], bounds[k][1][:, None, :]
+        terms = []
+        for z in (l, np.clip(0.0, l, u), u):  # a = relu(z) >= 0, so g a >= glo a
+            terms.append(_down(_down(glo * np.maximum(z, 0.0)) - _up(nus[k] * z)))
+        total = _down(total + _sum_down(np.minimum.reduce(terms)))
+    return np.where(np.isfinite(total), total, -np.inf)
+
+
+def crown(blocks, K, bounds, objective: np.ndarray) -> dict:
+    """CROWN's multipliers (float64, unchecked: any are sound) for objective (B, R, n_K)."""
+    nus, lam = {K: objective}, objective
+    for k in range(K - 1, 0, -1):
+        for kind, c in reversed(blocks[k]):
+            lam = lam @ c if kind == "lin" else lam * c if kind == "mul" else lam
+        l, u = bounds[k][0][:, None, :], bounds[k][1][:, None, :]
+        unstable = (l < 0) & (u > 0)
+        upper = np.where(unstable, u / np.where(unstable, u - l, 1.0), (l >= 0) * 1.0)
+        lower = np.where(unstable, (u > -l) * 1.0, (l >= 0) * 1.0)
+        lam = lam * np.where(lam >= 0, lower, upper)
+        nus[k] = lam
+    return nus
+
+
+def layer_bounds(blocks, x_lo, x_hi, splits: dict) -> dict:
+    """Domains (l, u) of every z_k over each leaf: IBP, then the dual bound with CROWN's
+    multipliers, intersected; a split clamps its neuron (splits[k]: +1, -1 or 0)."""
+    bounds, lo, hi = {}, x_lo, x_hi
+    for k in range(1, len(blocks)):
+        l, u = forward(blocks[k - 1], lo, hi)
+        if k > 1:
+            n = l.shape[1]  # objectives z_kj and -z_kj together
+            both = np.broadcast_to(np.concatenate([np.eye(n), -np.eye(n)]), (len(l), 2 * n, n))
+            bound = dual_bound(blocks, k, bounds, x_lo, x_hi, crown(blocks, k, bounds, both))
+            l, u = np.maximum(l, bound[:, :n]), np.minimum(u, -bound[:, n:])
+        l = np.where(splits[k] > 0, np.maximum(l, 0.0), l)
+        u = np.where(splits[k] < 0, np.minimum(u, 0.0), u)
+        bounds[k] = (l, u)
+        lo, hi = np.maximum(l, 0.0), np.maximum(u, 0.0)
+    return bounds
+
+
+# ---------------------------------------------------------------- the certificate
+
+
+def _leaves(nodes: list, x_lo: np.ndarray, x_hi: np.ndarray, sizes: list) -> list[tuple]:
+    """(box lo, box hi, {layer: signs}, refutations) of every leaf of a preorder split tree:
+    ["x", i, t] splits X_i at lo < t < hi into [lo, t] then [t, hi]; ["relu", k, j] splits
+    neuron j of layer k into z <= 0 then z >= 0; ["leaf", refutations] ends a branch."""
+    out, stack, i = [], [(x_lo, x_hi, {k: np.zeros(n) for k, n in enumerate(sizes) if k})], 0
+    while stack:
+        lo, hi, signs = stack.pop()
+        if i >= len(nodes) or not isinstance(nodes[i], list) or not nodes[i]:
+            raise Reject(f"robustness: node {i} is missing or malformed")
+        node, i = nodes[i], i + 1
+        if node[0] == "leaf" and len(node) == 2 and isinstance(node[1], list):
+            out.append((lo, hi, signs, node[1]))
+        elif node[0] == "x" and len(node) == 3 and type(node[1]) is int and 0 <= node[1] < len(lo) \
+                and isinstance(node[2], float) and lo[node[1]] < node[2] < hi[node[1]]:
+            left_hi, right_lo = hi.copy(), lo.copy()
+            left_hi[node[1]] = right_lo[node[1]] = node[2]
+            stack += [(right_lo, hi, signs), (lo, left_hi, signs)]
+        elif node[0] == "relu" and len(node) == 3 and type(node[1]) is int and 0 < node[1] < len(sizes) \
+                and type(node[2]) is int and 0 <= node[2] < sizes[node[1]] and signs[node[1]][node[2]] == 0:
+            twins = [{k: v.copy() for k, v in signs.items()} for _ in range(2)]
+            twins[0][node[1]][node[2]], twins[1][node[1]][node[2]] = 1, -1
+            stack += [(lo, hi, twins[0]), (lo, hi, twins[1])]
+        else:
+            raise Reject(f"robustness: node {i - 1} {str(node)[:80]} is not a leaf or a split inside "
+                         "its domain (a split point strictly inside the box, a neuron not yet split)")
+    if i != len(nodes):
+        raise Reject(f"robustness: {len(nodes) - i} nodes after the tree's last leaf")
+    return out
+
+
+def _objective(conj: list, n_out: int) -> tuple[np.ndarray, Fraction]:
+    c = np.zeros(n_out)
+    coef, rhs = conj
+    for j, v in coef.items():
+        if not 0 <= j < n_out or Fraction(float(v)) != v:
+            raise Reject(f"robustness: coefficient {v} of Y_{j} is not a float64 of an output")
+        c[j] = float(v)
+    return c, rhs
+
+
+def _multipliers(text, sizes: list) -> dict:
+    flat = np.frombuffer(base64.b64decode(text, validate=True), "<f4").astype(np.float64)
+    if flat.size != sum(sizes[1:-1]) or not np.isfinite(flat).all():
+        raise Reject("robustness: a leaf's multipliers have the wrong size or are not finite")
+    cuts = np.cumsum([0] + sizes[1:-1])
+    return {k: flat[cuts[k - 1]:cuts[k]] for k in range(1, len(sizes) - 1)}
+
+
+def _refute(blocks, sizes, leaves, conjs, t0) -> None:
+    """Every leaf refutes every conjunction: a lower bound of c . y above rhs for one of its
+    constraints c . y <= rhs (chosen by the leaf)."""
+    L, n_out = len(blocks), sizes[-1]
+    for s in range(0, len(leaves), BATCH):
+        if time.perf_counter() - t0 > MAX_SECONDS:
+            raise Reject(f"robustness: the check took longer than {MAX_SECONDS:.0f} s")
+        batch = leaves[s:s + BATCH]
+        x_lo, x_hi = np.array([b[0] for b in batch]), np.array([b[1] for b in batch])
+        bounds = layer_bounds(blocks, x_lo, x_hi, {k: np.array([b[2][k] for b in batch]) for k in range(1, L)})
+        empty = np.zeros(len(batch), bool)
+        for k in range(1, L):
+            empty |= (bounds[k][0] > bounds[k][1]).any(axis=1)
+        objective, rhs, given = np.zeros((len(batch), len(conjs), n_out)), [], {}
+        for b, (_, _, _, refutations) in enumerate(batch):
+            if not isinstance(refutations, list) or len(refutations) != len(conjs):
+                raise Reject("robustness: a leaf must refute each conjunction of its region once")
+            for r, ref in enumerate(refutations):
+                if not (isinstance(ref, list) and len(ref) == 2 and type(ref[0]) is int
+                        and 0 <= ref[0] < len(conjs[r])):
+                    raise Reject("robustness: a refutation is [constraint index, multipliers or null]")
+                objective[b, r], d = _objective(conjs[r][ref[0]], n_out)
+                rhs.append(d)
+                if ref[1] is not None:
+                    given[b, r] = _multipliers(ref[1], sizes)
+        nus = crown(blocks, L, bounds, objective)
+        for (b, r), nu in given.items():
+            for k in range(1, L):
+                nus[k][b, r] = nu[k]
+        lower = dual_bound(blocks, L, bounds, x_lo, x_hi, nus)
+        for b in range(len(batch)):
+            for r in range(len(conjs)):
+                if not empty[b] and not Fraction(float(lower[b, r])) > rhs[b * len(conjs) + r]:
+                    raise Reject(f"robustness: leaf {s + b} does not refute conjunction {r}: the lower "
+                                 f"bound {lower[b, r]:.6g} is not above {float(rhs[b * len(conjs) + r]):.6g}")
+
+
+def _counterexample(blocks, spec, params, regions, x) -> None:
+    """x lies in a box (exactly) and its output meets every constraint of one conjunction:
+    enclosed by interval evaluation, or failing that computed in exact rationals."""
+    if not (isinstance(x, list) and all(isinstance(v, float) for v in x)):
+        raise Reject("robustness: the counterexample must be a list of numbers")
+    y_lo, y_hi = _point(blocks, spec, params, np.array(x))
+    exact = None
+    for lo, hi, conjs in regions:
+        if len(lo) != len(x) or not all(a <= Fraction(v) <= b for a, v, b in zip(lo, x, hi)):
+            continue
+        for conj in conjs:
+            met = True
+            for coef, rhs in conj:
+                worst = sum(max(c * Fraction(float(y_lo[0, j])), c * Fraction(float(y_hi[0, j])))
+                            for j, c in coef.items())
+                if worst > rhs:  # not certain from the enclosure: evaluate exactly
+                    exact = exact or _exact(blocks, x)
+                    worst = sum(c * exact[j] for j, c in coef.items())
+                met = met and worst <= rhs
+            if met:
+                return
+    raise Reject("robustness: the counterexample lies in no box, or meets no conjunction there")
+
+
+def _point(blocks, spec, params, x):
+    """An enclosure of the output at x, which must agree with the spec evaluator (a guard
+    on `network`'s reading of the stage)."""
+    y_lo, y_hi = x[None], x[None]
+    for k, block in enumerate(blocks):
+        y_lo, y_hi = forward(block, y_lo, y_hi)
+        if k < len(blocks) - 1:
+            y_lo, y_hi = np.maximum(y_lo, 0.0), np.maximum(y_hi, 0.0)
+    shape = main_function(parse(spec)).regions[0][0].args[0][1].shape
+    ref = evaluate(parse(spec), params, [x.reshape(shape)])[0].reshape(-1)
+    if not (np.abs(ref - (y_lo[0] + y_hi[0]) / 2) <= 1e-6 * (1 + np.abs(ref))).all():
+        raise Reject("robustness: the chain of affine maps disagrees with the spec evaluator")
+    return y_lo, y_hi
+
+
+def _exact(blocks, x) -> list[Fraction]:
+    v = [Fraction(t) for t in x]
+    for k, block in enumerate(blocks):
+        for kind, c in block:
+            if kind == "lin":
+                v = [sum((Fraction(float(w)) * t for w, t in zip(row, v)), Fraction(0)) for row in c]
+            else:
+                v = [t + Fraction(float(w)) if kind == "add" else t * Fraction(float(w)) for t, w in zip(v, c)]
+        if k < len(blocks) - 1:
+            v = [max(t, Fraction(0)) for t in v]
+    return v
+
+
+def check(spec: str, params_data: bytes, prop: bytes, cert: dict) -> Accepted | Rejected:
+    """The certificate of `vnnc verify` for the spec stage, parameters and property, which the
+    bundle's import witness has bound together."""
+    t0 = time.perf_counter()
+    try:
+        if not isinstance(cert, dict) or cert.get("version") != 1 or cert.get("kind") != "robustness":
+            raise Reject("robustness: not a version 1 robustness certificate")
+        for key, data in (("spec", spec), ("params", params_data), ("property", prop)):
+            if cert.get(f"{key}_sha256") != sha256(data):
+                raise Reject(f"robustness: {key}_sha256 does not match the {key}")
+        params = read(params_data)
+        blocks, sizes = network(spec, params)
+        regions = vnnlib.regions(prop.decode(), sizes[0], sizes[-1])
+        if cert.get("verdict") == "violated":
+            _counterexample(blocks, spec, params, regions, cert.get("counterexample"))
+            return Accepted()
+        trees = cert.get("trees")
+        if cert.get("verdict") != "holds" or not isinstance(trees, list) or len(trees) != len(regions):
+            raise Reject("robustness: verdict must be holds (one split tree per box) or violated")
+        if sum(len(t) if isinstance(t, list) else 0 for t in trees) > MAX_NODES:
+            raise Reject(f"robustness: more than {MAX_NODES} nodes")
+        for (lo, hi, conjs), nodes in zip(regions, trees):
+            x_lo = np.array([float(v) if Fraction(float(v)) <= v else down(float(v)) for v in lo])
+            x_hi = np.array([float(v) if Fraction(float(v)) >= v else up(float(v)) for v in hi])
+            _point(blocks, spec, params, (x_lo + x_hi) / 2)
+            _refute(blocks, sizes, _leaves(nodes if isinstance(nodes, list) else [], x_lo, x_hi, sizes),
+                    conjs, t0)
+        return Accepted()
+    except Reject as e:
+        return Rejected(str(e))
+    except RecursionError:
+        return Rejected("robustness: input nested too deeply")
+    except Exception as e:  # noqa: BLE001 - a checker bug must still be a rejection, never a crash
+        return Rejected(f"robustness: could not process the input ({type(e).__name__}: {e})")
