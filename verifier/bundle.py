@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from vnnc.verifier import robust
 from vnnc.verifier.check import Accepted, Reject, Rejected, check, load_json, sha256
 from vnnc.verifier.sampled import check_library
 
@@ -79,6 +80,8 @@ def _check_bundle(root: Path, sample: bool, rows: list[dict]) -> None:
         manifest = load_json(_read(root, "manifest.json", "manifest"), "manifest")
         if not isinstance(manifest, dict):
             raise Reject("manifest is not a JSON object")
+        if manifest.get("format") == "vnnc-verify":
+            return _check_verify(root, manifest, rows, t0)
         texts, params = check_files(root, manifest)
     except Reject as e:
         rows.append(_row("bundle", "manifest.json", Rejected(str(e)), t0))
@@ -111,3 +114,31 @@ def _check_bundle(root: Path, sample: bool, rows: list[dict]) -> None:
         else:  # the reference would evaluate an unchecked spec stage
             verdict = Rejected("not run: an earlier step was rejected")
         rows.append(_row("library", manifest["artifacts"]["library"], verdict, t0))
+
+
+def _check_verify(root: Path, manifest: dict, rows: list[dict], t0: float) -> None:
+    """A `vnnc verify` bundle: the spec stage by its import witness, then the certificate
+    (verifier/robust.py) against that stage, the parameters and the property file."""
+    files, hashes = manifest.get("files"), manifest.get("sha256")
+    keys = ("spec", "params", "property", "certificate", "witness")
+    if not isinstance(files, dict) or not isinstance(hashes, dict) or set(files) != set(keys):
+        raise Reject(f"manifest: files must name exactly {', '.join(keys)}")
+    data = {}
+    for key in keys:
+        data[key] = _read(root, files[key], key)
+        if sha256(data[key]) != hashes.get(key):
+            raise Reject(f"{key}: {files[key]} does not match its sha256 in the manifest")
+    rows.append(_row("bundle", "manifest.json", Accepted(), t0))
+    t0 = time.perf_counter()
+    spec = data["spec"].decode()
+    verdict = check(data["params"], spec, load_json(data["witness"]))
+    rows.append(_row("00-import", files["witness"], verdict, t0))
+    t0 = time.perf_counter()
+    cert = load_json(data["certificate"], "certificate")
+    if not verdict:
+        verdict = Rejected("not run: the spec stage was rejected")
+    elif not isinstance(cert, dict) or cert.get("verdict") != manifest.get("verdict"):
+        verdict = Rejected("the manifest's verdict is not the certificate's")
+    else:
+        verdict = robust.check(spec, data["params"], data["property"], cert)
+    rows.append(_row(f"robustness ({manifest.get('verdict')})", files["certificate"], verdict, t0))

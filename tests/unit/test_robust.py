@@ -1,0 +1,174 @@
+"""Robustness certificates (verifier/robust.py): accepted as `vnnc verify` writes them, and
+their tampered twins rejected: a leaf removed, a split point on or outside its box's edge,
+a refutation that does not hold, multipliers changed, a counterexample nudged out of the box
+or across the constraint, another property, a changed weight, and mismatched hashes."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import json
+
+import numpy as np
+import pytest
+from vnnc.passes import bounds as bnd
+from vnnc.verifier import robust
+from vnnc.verify import load_problem, params_bytes, solve
+
+onnx = pytest.importorskip("onnx")
+from onnx import TensorProto, helper, numpy_helper
+
+
+def make_model(path, seed=3):
+    """x [1, 3] -> (x - m) W1 + b1 -> relu -> W2 -> relu -> W3 -> [1, 3], float32."""
+    rng = np.random.default_rng(seed)
+    f = lambda *s: (rng.standard_normal(s) / np.sqrt(s[0])).astype(np.float32)
+    consts = {"m": (rng.standard_normal((1, 3)) * 0.1).astype(np.float32), "w1": f(3, 12), "b1": f(12) * 0.3,
+              "w2": f(12, 12), "b2": f(12) * 0.3, "w3": f(12, 3), "b3": f(3) * 0.3}
+    nodes = [helper.make_node("Sub", ["x", "m"], ["s"]), helper.make_node("MatMul", ["s", "w1"], ["h1"]),
+             helper.make_node("Add", ["h1", "b1"], ["z1"]), helper.make_node("Relu", ["z1"], ["a1"]),
+             helper.make_node("MatMul", ["a1", "w2"], ["h2"]), helper.make_node("Add", ["h2", "b2"], ["z2"]),
+             helper.make_node("Relu", ["z2"], ["a2"]), helper.make_node("MatMul", ["a2", "w3"], ["h3"]),
+             helper.make_node("Add", ["h3", "b3"], ["y"])]
+    g = helper.make_graph(nodes, "net", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])],
+                          [numpy_helper.from_array(v, k) for k, v in consts.items()])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+
+
+def prop_text(threshold: float, other: float | None = None) -> str:
+    head = "".join(f"(declare-const X_{i} Real)\n" for i in range(3)) + \
+        "".join(f"(declare-const Y_{j} Real)\n" for j in range(3))
+    box = "".join(f"(assert (<= X_{i} 0.5))\n(assert (>= X_{i} -0.5))\n" for i in range(3))
+    return head + box + f"(assert (or (and (>= Y_0 {threshold!r}) (>= Y_0 Y_1)) (and (>= Y_2 {threshold if other is None else other!r}))))\n"
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("robust")
+    make_model(tmp / "net.onnx")
+    (tmp / "any.vnnlib").write_text(prop_text(0.0))
+    net = load_problem(tmp / "net.onnx", tmp / "any.vnnlib").net
+    lo, hi = -0.5 * np.ones((1, 3)), 0.5 * np.ones((1, 3))
+    top = float(net.forward(np.random.default_rng(0).uniform(lo, hi, (20000, 3))).max(axis=0)[[0, 2]].max())
+    lam = -np.eye(3)[None, [0, 2]]  # CROWN alone (no IBP) bounds Y_0 and Y_2 from above
+    crown = -bnd.backward(net, 3, lam, bnd.intermediate_bounds(net, lo, hi), lo, hi)[0][0]
+    crown_hi = float(crown.max())
+    out = {}
+    for name, t, other in (("root", crown[0] + 1e-4, 1e3), ("split", top + 0.2 * (crown_hi - top), None),
+                           ("violated", top - 0.05, None)):
+        (tmp / f"{name}.vnnlib").write_text(prop_text(float(t), other))
+        problem = load_problem(tmp / "net.onnx", tmp / f"{name}.vnnlib")
+        outcome = solve(problem, "crown", 60)  # raises if the checker rejected it
+        out[name] = (problem, outcome.certificate)
+    return out
+
+
+def run_check(problem, cert, params=None, prop=None):
+    return robust.check(problem.spec_text, params if params is not None else params_bytes(problem.params),
+                        prop if prop is not None else problem.prop.text, json.loads(json.dumps(cert)))
+
+
+def test_verdicts_and_acceptance(setup):
+    for name, verdict in (("root", "holds"), ("split", "holds"), ("violated", "violated")):
+        problem, cert = setup[name]
+        assert cert["verdict"] == verdict
+        assert run_check(problem, cert), name
+    nodes = setup["split"][1]["trees"][0]
+    assert any(n[0] == "x" for n in nodes), "the split property should need input splits"
+
+
+def test_tampered_split_trees_are_rejected(setup):
+    problem, cert = setup["split"]
+    nodes = cert["trees"][0]
+    leaf = next(i for i, n in enumerate(nodes) if n[0] == "leaf")
+    split = next(i for i, n in enumerate(nodes) if n[0] == "x")
+    twins = {}
+    twins["leaf removed"] = copy.deepcopy(cert)
+    del twins["leaf removed"]["trees"][0][leaf]
+    twins["extra node"] = copy.deepcopy(cert)
+    twins["extra node"]["trees"][0].append(["leaf", [[0, None], [0, None]]])
+    for what, point in (("split at the box edge (empty half)", 0.5), ("split outside the box", 0.75)):
+        twins[what] = copy.deepcopy(cert)
+        twins[what]["trees"][0][split][2] = point if nodes[split][1] is not None else 0.0
+    twins["split dimension out of range"] = copy.deepcopy(cert)
+    twins["split dimension out of range"]["trees"][0][split][1] = 3
+    twins["no tree"] = dict(cert, trees=[])
+    twins["refutation index out of range"] = copy.deepcopy(cert)
+    twins["refutation index out of range"]["trees"][0][leaf][1][0][0] = 5
+    twins["a conjunction not refuted"] = copy.deepcopy(cert)
+    twins["a conjunction not refuted"]["trees"][0][leaf][1] = twins["a conjunction not refuted"]["trees"][0][leaf][1][:1]
+    twins["verdict flipped"] = dict(cert, verdict="violated")
+    for what, twin in twins.items():
+        assert not run_check(problem, twin), what
+
+
+def test_refutation_must_hold(setup):
+    """Each leaf's chosen constraint must be refuted: pointing the conjunction (Y_0 >= t,
+    Y_0 >= Y_1) at the constraint that no bound refutes is rejected."""
+    problem, cert = setup["root"]
+    assert cert["trees"][0] == [["leaf", [[0, None], [0, None]]]]
+    twin = copy.deepcopy(cert)
+    twin["trees"][0][0][1][0][0] = 1  # Y_0 >= Y_1 is not refuted on this box
+    assert not run_check(problem, twin)
+
+
+def _crown_multipliers(problem, cert):
+    params = robust.read(params_bytes(problem.params))
+    blocks, sizes = robust.network(problem.spec_text, params)
+    lo, hi = -0.5 * np.ones((1, 3)), 0.5 * np.ones((1, 3))
+    lo, hi = robust.down(lo), robust.up(hi)
+    bounds = robust.layer_bounds(blocks, lo, hi, {k: np.zeros((1, n)) for k, n in enumerate(sizes) if k})
+    objective = np.zeros((1, 1, 3))
+    objective[0, 0, 0] = -1.0  # Y_0 >= t  is  -Y_0 <= -t
+    nus = robust.crown(blocks, len(blocks), bounds, objective)
+    return np.concatenate([nus[k][0, 0] for k in range(1, len(blocks))])
+
+
+def _with_nu(cert, flat):
+    twin = copy.deepcopy(cert)
+    twin["trees"][0][0][1][0][1] = base64.b64encode(np.asarray(flat, "<f4").tobytes()).decode()
+    return twin
+
+
+def test_multipliers_in_the_certificate(setup):
+    problem, cert = setup["root"]
+    nu = _crown_multipliers(problem, cert)
+    assert run_check(problem, _with_nu(cert, nu))  # the same multipliers, written out
+    changed = nu.copy()
+    changed[int(np.argmax(np.abs(nu)))] *= 1000  # one multiplier changed: the bound collapses
+    assert not run_check(problem, _with_nu(cert, changed))
+    assert not run_check(problem, _with_nu(cert, -5 * nu))
+    assert not run_check(problem, _with_nu(cert, nu[:-1]))
+    bad = nu.copy()
+    bad[0] = np.nan
+    assert not run_check(problem, _with_nu(cert, bad))
+
+
+def test_tampered_counterexamples_are_rejected(setup):
+    problem, cert = setup["violated"]
+    x = np.array(cert["counterexample"])
+    outside = x.copy()
+    outside[0] = 0.5000001
+    assert not run_check(problem, dict(cert, counterexample=list(outside)))
+    assert not run_check(problem, dict(cert, counterexample=[0.0, 0.0, 0.0]))  # far below the threshold
+    assert not run_check(problem, dict(cert, counterexample=list(x[:2])))
+    assert not run_check(problem, dict(cert, counterexample=["0.1", 0.0, 0.0]))
+
+
+def test_bindings_property_and_weights(setup):
+    problem, cert = setup["split"]
+    other = setup["root"][0].prop.text
+    assert not run_check(problem, cert, prop=other)  # another property: hash mismatch
+    # a tighter property with its hash updated: the bound no longer clears it
+    tight = prop_text(-5.0).encode()
+    assert not run_check(problem, dict(cert, property_sha256=hashlib.sha256(tight).hexdigest()), prop=tight)
+    # a changed weight, rehashed: the certificate speaks of other numbers
+    params = dict(problem.params)
+    params["w3"] = -4 * params["w3"]
+    data = params_bytes(params)
+    assert not run_check(problem, cert, params=data)
+    assert not run_check(problem, dict(cert, params_sha256=hashlib.sha256(data).hexdigest()), params=data)
+    assert not run_check(problem, dict(cert, spec_sha256="0" * 64))
+    assert not run_check(problem, dict(cert, version=2))
