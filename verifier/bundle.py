@@ -118,27 +118,20 @@ def _check_bundle(root: Path, sample: bool, rows: list[dict]) -> None:
 
 def _check_verify(root: Path, manifest: dict, rows: list[dict], t0: float) -> None:
     """A `vnnc verify` bundle: the spec stage by its import witness, then the certificate
-    (verifier/robust.py) against that stage, the parameters and the property file."""
-    files, hashes = manifest.get("files"), manifest.get("sha256")
-    keys = ("spec", "params", "property", "certificate", "witness")
-    if not isinstance(files, dict) or not isinstance(hashes, dict) or set(files) != set(keys):
-        raise Reject(f"manifest: files must name exactly {', '.join(keys)}")
-    data = {}
+    (robust.py) against that stage, the parameters and the property file."""
+    files, keys = manifest.get("files"), ("spec", "params", "property", "certificate", "witness")
+    if not isinstance(files, dict) or set(files) != set(keys) or not isinstance(manifest.get("sha256"), dict):
+        raise Reject(f"manifest: files and sha256 must name exactly {', '.join(keys)}")
+    data = {key: _read(root, files[key], key) for key in keys}
     for key in keys:
-        data[key] = _read(root, files[key], key)
-        if sha256(data[key]) != hashes.get(key):
+        if sha256(data[key]) != manifest["sha256"].get(key):
             raise Reject(f"{key}: {files[key]} does not match its sha256 in the manifest")
     rows.append(_row("bundle", "manifest.json", Accepted(), t0))
-    t0 = time.perf_counter()
-    spec = data["spec"].decode()
+    t0, spec, cert = time.perf_counter(), data["spec"].decode(), load_json(data["certificate"], "certificate")
     verdict = check(data["params"], spec, load_json(data["witness"]))
     rows.append(_row("00-import", files["witness"], verdict, t0))
     t0 = time.perf_counter()
-    cert = load_json(data["certificate"], "certificate")
-    if not verdict:
-        verdict = Rejected("not run: the spec stage was rejected")
-    elif not isinstance(cert, dict) or cert.get("verdict") != manifest.get("verdict"):
+    if verdict and (not isinstance(cert, dict) or cert.get("verdict") != manifest.get("verdict")):
         verdict = Rejected("the manifest's verdict is not the certificate's")
-    else:
-        verdict = robust.check(spec, data["params"], data["property"], cert)
+    verdict = robust.check(spec, data["params"], data["property"], cert) if verdict else verdict
     rows.append(_row(f"robustness ({manifest.get('verdict')})", files["certificate"], verdict, t0))

@@ -1,21 +1,15 @@
-"""Robustness certificates: `check(spec, params, property, certificate)` for `vnnc verify`.
+"""Robustness certificates of `vnnc verify`: `check(spec, params, property, certificate)`.
 
-The network is the spec stage read as z_{k+1} = A_k(a_k), a_k = relu(z_k), a_0 = x, each A_k
-a chain of affine ops (lin: y = x M^T; add: y = x + c; mul: y = x * c). For ANY multipliers
-nu_k, subtracting sum_k nu_k . (z_k - A_{k-1}(a_{k-1})) = 0 from c . z_L and regrouping,
-
-    c . z_L = sum_k sum_j (g_kj a_kj - nu_kj z_kj) + g_0 . x + const,  g_k = A_k^T nu_{k+1},
-
-so min over the leaf is at least the sum of each neuron's minimum over the convex hull of
-its ReLU graph on its domain [l, u] (the hull's vertices: l, clip(0, l, u), u), plus the
-minimum of g_0 . x over the box (weak duality; Wong and Kolter 2018, Salman et al. 2019).
-This holds for every nu, so the multipliers are never trusted: the checker derives them by
-its own CROWN back-substitution (Zhang et al. 2018) or reads them from the certificate
-(alpha/beta-CROWN), then evaluates the bound with interval coefficients and outward
-rounding. Neuron domains come from IBP intersected with the same dual bound (CROWN
-multipliers), computed over the leaf's box; a ReLU split clamps its neuron to l >= 0
-(active) or u <= 0 (inactive); a leaf where some l > u is empty. Leaves are derived from
-the split tree, so they cover each box of the property exactly.
+The spec stage is read as z_{k+1} = A_k(a_k), a_k = relu(z_k), a_0 = x, each A_k a chain of
+affine ops (lin: y = x M^T; add: y = x + c; mul: y = x * c). For ANY multipliers nu_k,
+c . z_L = sum_k sum_j (g_kj a_kj - nu_kj z_kj) + g_0 . x + const with g_k = A_k^T nu_{k+1}, so
+its minimum over a leaf is at least the sum of each neuron's minimum over the hull of its
+ReLU graph on [l, u] (vertices l, clip(0, l, u), u) plus the minimum of g_0 . x over the box
+(weak duality: Wong and Kolter 2018). Multipliers are never trusted: the checker derives
+them by its own CROWN back-substitution (Zhang et al. 2018) or reads them from the leaf,
+then evaluates the bound with outward rounding. Domains [l, u]: IBP intersected with this
+bound over the leaf's box; a ReLU split clamps l >= 0 or u <= 0; some l > u: an empty leaf.
+Leaves are derived from the split tree, so they cover each box of the property exactly.
 """
 
 from __future__ import annotations
@@ -50,15 +44,14 @@ def network(spec: str, params: dict) -> tuple[list[list], list[int]]:
             value = params[op.props["name"]] if name == "param" else op.props["value"].values
             consts[op.results[0]] = np.asarray(value, np.float64).reshape(t.shape)
             continue
-        ins = [v for v in op.operands if v not in consts]
-        if ins != [cur] or name not in ("matmul", "linear", "add", "sub", "mul", "neg", "relu",
-                                        "flatten", "reshape"):
-            raise Reject(f"robustness: {op.name} is not a step of a chain of affine maps and ReLUs")
         c = [consts[v] for v in op.operands if v != cur]
         first, size = op.operands[0] == cur, int(np.prod(t.shape))
+        n = int(np.prod(op.operand_types[op.operands.index(cur)].shape)) if cur in op.operands else 0
+        if [v for v in op.operands if v not in consts] != [cur] or name not in (
+                "matmul", "linear", "add", "sub", "mul", "neg", "relu", "flatten", "reshape") or (
+                name in ("add", "sub", "mul") and size != n):  # no broadcast of the variable
+            raise Reject(f"robustness: {op.name} is not a step of a chain of affine maps and ReLUs")
         if name in ("add", "sub", "mul"):  # the constant as broadcast to the result, flat
-            if size != int(np.prod(op.operand_types[op.operands.index(cur)].shape)):
-                raise Reject(f"robustness: {op.name} broadcasts its variable operand")
             c = np.broadcast_to(c[0], t.shape).reshape(-1)
         if name == "relu":
             blocks.append([])
@@ -71,7 +64,6 @@ def network(spec: str, params: dict) -> tuple[list[list], list[int]]:
             blocks[-1].append(("mul", c))
         elif name in ("matmul", "linear"):  # y = x A^T on the flat vector
             a = c[0].T if name == "matmul" and first else c[0]
-            n = int(np.prod(op.operand_types[op.operands.index(cur)].shape))
             if a.ndim != 2 or a.shape != (size, n):
                 raise Reject(f"robustness: {op.name} is not one vector times a matrix")
             blocks[-1].append(("lin", a))
@@ -83,12 +75,10 @@ def network(spec: str, params: dict) -> tuple[list[list], list[int]]:
     return blocks, sizes + [int(np.prod(block.ops[-1].operand_types[0].shape))]
 
 
-# ---------------------------------------------------------------- interval arithmetic on the chain
 
 
 def _up(x):
-    """>= the float above x: |x| 2^-52 is at least one ulp of x, ETA one of a subnormal, and
-    rounding to nearest is monotone (an inf or NaN result fails every later test)."""
+    """>= the float above x: |x| 2^-52 >= one ulp of normal x, ETA of subnormal x (monotone rounding)."""
     return x + (np.abs(x) * 2.0**-52 + ETA)
 
 
@@ -150,9 +140,8 @@ def dual_bound(blocks, K, bounds, x_lo, x_hi, nus) -> np.ndarray:
             total = _down(total + _sum_down(_down(np.minimum.reduce(corners))))
             continue
         l, u = bounds[k][0][:, None, :], bounds[k][1][:, None, :]
-        terms = []
-        for z in (l, np.clip(0.0, l, u), u):  # a = relu(z) >= 0, so g a >= glo a
-            terms.append(_down(_down(glo * np.maximum(z, 0.0)) - _up(nus[k] * z)))
+        terms = [_down(_down(glo * np.maximum(z, 0.0)) - _up(nus[k] * z))  # a = relu(z) >= 0: g a >= glo a
+                 for z in (l, np.clip(0.0, l, u), u)]
         total = _down(total + _sum_down(np.minimum.reduce(terms)))
     return np.where(np.isfinite(total), total, -np.inf)
 
@@ -167,8 +156,7 @@ def crown(blocks, K, bounds, objective: np.ndarray) -> dict:
         unstable = (l < 0) & (u > 0)
         upper = np.where(unstable, u / np.where(unstable, u - l, 1.0), (l >= 0) * 1.0)
         lower = np.where(unstable, (u > -l) * 1.0, (l >= 0) * 1.0)
-        lam = lam * np.where(lam >= 0, lower, upper)
-        nus[k] = lam
+        nus[k] = lam = lam * np.where(lam >= 0, lower, upper)
     return nus
 
 
@@ -190,19 +178,16 @@ def layer_bounds(blocks, x_lo, x_hi, splits: dict) -> dict:
     return bounds
 
 
-# ---------------------------------------------------------------- the certificate
 
 
 def _leaves(nodes: list, x_lo: np.ndarray, x_hi: np.ndarray, sizes: list) -> list[tuple]:
     """(box lo, box hi, {layer: signs}, refutations) of every leaf of a preorder split tree:
     ["x", i, t] splits X_i at lo < t < hi into [lo, t] then [t, hi]; ["relu", k, j] splits
     neuron j of layer k into z <= 0 then z >= 0; ["leaf", refutations] ends a branch."""
-    out, stack, i = [], [(x_lo, x_hi, {k: np.zeros(n) for k, n in enumerate(sizes) if k})], 0
+    out, stack, i = [], [(x_lo, x_hi, {k: np.zeros(n) for k, n in enumerate(sizes[:-1]) if k})], 0
     while stack:
         lo, hi, signs = stack.pop()
-        if i >= len(nodes) or not isinstance(nodes[i], list) or not nodes[i]:
-            raise Reject(f"robustness: node {i} is missing or malformed")
-        node, i = nodes[i], i + 1
+        node, i = nodes[i] if i < len(nodes) and isinstance(nodes[i], list) and nodes[i] else [None], i + 1
         if node[0] == "leaf" and len(node) == 2 and isinstance(node[1], list):
             out.append((lo, hi, signs, node[1]))
         elif node[0] == "x" and len(node) == 3 and type(node[1]) is int and 0 <= node[1] < len(lo) \
@@ -210,7 +195,7 @@ def _leaves(nodes: list, x_lo: np.ndarray, x_hi: np.ndarray, sizes: list) -> lis
             left_hi, right_lo = hi.copy(), lo.copy()
             left_hi[node[1]] = right_lo[node[1]] = node[2]
             stack += [(right_lo, hi, signs), (lo, left_hi, signs)]
-        elif node[0] == "relu" and len(node) == 3 and type(node[1]) is int and 0 < node[1] < len(sizes) \
+        elif node[0] == "relu" and len(node) == 3 and type(node[1]) is int and node[1] in signs \
                 and type(node[2]) is int and 0 <= node[2] < sizes[node[1]] and signs[node[1]][node[2]] == 0:
             twins = [{k: v.copy() for k, v in signs.items()} for _ in range(2)]
             twins[0][node[1]][node[2]], twins[1][node[1]][node[2]] = 1, -1
@@ -218,19 +203,9 @@ def _leaves(nodes: list, x_lo: np.ndarray, x_hi: np.ndarray, sizes: list) -> lis
         else:
             raise Reject(f"robustness: node {i - 1} {str(node)[:80]} is not a leaf or a split inside "
                          "its domain (a split point strictly inside the box, a neuron not yet split)")
-    if i != len(nodes):
+    if i != len(nodes):  # nodes left over
         raise Reject(f"robustness: {len(nodes) - i} nodes after the tree's last leaf")
     return out
-
-
-def _objective(conj: list, n_out: int) -> tuple[np.ndarray, Fraction]:
-    c = np.zeros(n_out)
-    coef, rhs = conj
-    for j, v in coef.items():
-        if not 0 <= j < n_out or Fraction(float(v)) != v:
-            raise Reject(f"robustness: coefficient {v} of Y_{j} is not a float64 of an output")
-        c[j] = float(v)
-    return c, rhs
 
 
 def _multipliers(text, sizes: list) -> dict:
@@ -251,9 +226,7 @@ def _refute(blocks, sizes, leaves, conjs, t0) -> None:
         batch = leaves[s:s + BATCH]
         x_lo, x_hi = np.array([b[0] for b in batch]), np.array([b[1] for b in batch])
         bounds = layer_bounds(blocks, x_lo, x_hi, {k: np.array([b[2][k] for b in batch]) for k in range(1, L)})
-        empty = np.zeros(len(batch), bool)
-        for k in range(1, L):
-            empty |= (bounds[k][0] > bounds[k][1]).any(axis=1)
+        empty = np.any([(bounds[k][0] > bounds[k][1]).any(axis=1) for k in range(1, L)], axis=0)
         objective, rhs, given = np.zeros((len(batch), len(conjs), n_out)), [], {}
         for b, (_, _, _, refutations) in enumerate(batch):
             if not isinstance(refutations, list) or len(refutations) != len(conjs):
@@ -262,7 +235,11 @@ def _refute(blocks, sizes, leaves, conjs, t0) -> None:
                 if not (isinstance(ref, list) and len(ref) == 2 and type(ref[0]) is int
                         and 0 <= ref[0] < len(conjs[r])):
                     raise Reject("robustness: a refutation is [constraint index, multipliers or null]")
-                objective[b, r], d = _objective(conjs[r][ref[0]], n_out)
+                coef, d = conjs[r][ref[0]]
+                for j, v in coef.items():  # the parser made j an output index
+                    if Fraction(float(v)) != v:
+                        raise Reject(f"robustness: coefficient {v} of Y_{j} is not a float64")
+                    objective[b, r, j] = float(v)
                 rhs.append(d)
                 if ref[1] is not None:
                     given[b, r] = _multipliers(ref[1], sizes)
@@ -273,48 +250,32 @@ def _refute(blocks, sizes, leaves, conjs, t0) -> None:
         lower = dual_bound(blocks, L, bounds, x_lo, x_hi, nus)
         for b in range(len(batch)):
             for r in range(len(conjs)):
-                if not empty[b] and not Fraction(float(lower[b, r])) > rhs[b * len(conjs) + r]:
-                    raise Reject(f"robustness: leaf {s + b} does not refute conjunction {r}: the lower "
-                                 f"bound {lower[b, r]:.6g} is not above {float(rhs[b * len(conjs) + r]):.6g}")
+                if not empty[b] and not Fraction(float(lower[b, r])) > (d := rhs[b * len(conjs) + r]):
+                    raise Reject(f"robustness: leaf {s + b}, conjunction {r}: bound {lower[b, r]:.6g} <= {float(d):.6g}")
 
 
 def _counterexample(blocks, spec, params, regions, x) -> None:
-    """x lies in a box (exactly) and its output meets every constraint of one conjunction:
-    enclosed by interval evaluation, or failing that computed in exact rationals."""
+    """x lies in a box and its output meets a conjunction, both in exact rationals."""
     if not (isinstance(x, list) and all(isinstance(v, float) for v in x)):
         raise Reject("robustness: the counterexample must be a list of numbers")
-    y_lo, y_hi = _point(blocks, spec, params, np.array(x))
-    exact = None
+    _point(blocks, spec, params, np.array(x, np.float64))  # also rejects a wrong length
+    y = _exact(blocks, x)
     for lo, hi, conjs in regions:
-        if len(lo) != len(x) or not all(a <= Fraction(v) <= b for a, v, b in zip(lo, x, hi)):
-            continue
-        for conj in conjs:
-            met = True
-            for coef, rhs in conj:
-                worst = sum(max(c * Fraction(float(y_lo[0, j])), c * Fraction(float(y_hi[0, j])))
-                            for j, c in coef.items())
-                if worst > rhs:  # not certain from the enclosure: evaluate exactly
-                    exact = exact or _exact(blocks, x)
-                    worst = sum(c * exact[j] for j, c in coef.items())
-                met = met and worst <= rhs
-            if met:
-                return
+        if all(a <= Fraction(v) <= b for a, v, b in zip(lo, x, hi)) and any(
+                all(sum(c * y[j] for j, c in coef.items()) <= rhs for coef, rhs in conj) for conj in conjs):
+            return
     raise Reject("robustness: the counterexample lies in no box, or meets no conjunction there")
 
 
-def _point(blocks, spec, params, x):
-    """An enclosure of the output at x, which must agree with the spec evaluator (a guard
-    on `network`'s reading of the stage)."""
-    y_lo, y_hi = x[None], x[None]
+def _point(blocks, spec, params, x) -> None:
+    """The chain at x must agree with the spec evaluator: a guard on `network`."""
+    y = x[None]
     for k, block in enumerate(blocks):
-        y_lo, y_hi = forward(block, y_lo, y_hi)
-        if k < len(blocks) - 1:
-            y_lo, y_hi = np.maximum(y_lo, 0.0), np.maximum(y_hi, 0.0)
-    shape = main_function(parse(spec)).regions[0][0].args[0][1].shape
-    ref = evaluate(parse(spec), params, [x.reshape(shape)])[0].reshape(-1)
-    if not (np.abs(ref - (y_lo[0] + y_hi[0]) / 2) <= 1e-6 * (1 + np.abs(ref))).all():
+        y = forward(block, y, y)[0]
+        y = np.maximum(y, 0.0) if k < len(blocks) - 1 else y
+    ref = evaluate(parse(spec), params, [x.reshape(main_function(parse(spec)).regions[0][0].args[0][1].shape)])
+    if not (np.abs(ref[0].reshape(-1) - y[0]) <= 1e-6 * (1 + np.abs(y[0]))).all():
         raise Reject("robustness: the chain of affine maps disagrees with the spec evaluator")
-    return y_lo, y_hi
 
 
 def _exact(blocks, x) -> list[Fraction]:
@@ -331,8 +292,7 @@ def _exact(blocks, x) -> list[Fraction]:
 
 
 def check(spec: str, params_data: bytes, prop: bytes, cert: dict) -> Accepted | Rejected:
-    """The certificate of `vnnc verify` for the spec stage, parameters and property, which the
-    bundle's import witness has bound together."""
+    """The certificate for the spec stage (its import witness checked), parameters and property."""
     t0 = time.perf_counter()
     try:
         if not isinstance(cert, dict) or cert.get("version") != 1 or cert.get("kind") != "robustness":
@@ -340,8 +300,7 @@ def check(spec: str, params_data: bytes, prop: bytes, cert: dict) -> Accepted | 
         for key, data in (("spec", spec), ("params", params_data), ("property", prop)):
             if cert.get(f"{key}_sha256") != sha256(data):
                 raise Reject(f"robustness: {key}_sha256 does not match the {key}")
-        params = read(params_data)
-        blocks, sizes = network(spec, params)
+        blocks, sizes = network(spec, params := read(params_data))
         regions = vnnlib.regions(prop.decode(), sizes[0], sizes[-1])
         if cert.get("verdict") == "violated":
             _counterexample(blocks, spec, params, regions, cert.get("counterexample"))
@@ -352,8 +311,7 @@ def check(spec: str, params_data: bytes, prop: bytes, cert: dict) -> Accepted | 
         if sum(len(t) if isinstance(t, list) else 0 for t in trees) > MAX_NODES:
             raise Reject(f"robustness: more than {MAX_NODES} nodes")
         for (lo, hi, conjs), nodes in zip(regions, trees):
-            x_lo = np.array([float(v) if Fraction(float(v)) <= v else down(float(v)) for v in lo])
-            x_hi = np.array([float(v) if Fraction(float(v)) >= v else up(float(v)) for v in hi])
+            x_lo, x_hi = down(np.array([float(v) for v in lo])), up(np.array([float(v) for v in hi]))  # outward
             _point(blocks, spec, params, (x_lo + x_hi) / 2)
             _refute(blocks, sizes, _leaves(nodes if isinstance(nodes, list) else [], x_lo, x_hi, sizes),
                     conjs, t0)

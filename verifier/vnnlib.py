@@ -1,12 +1,8 @@
 """The checker's own reader of a VNN-LIB property (the compiler's reader is not trusted).
 
-A property states the unsafe set: every `assert` holds. Accepted forms: (declare-const X_i
-Real), (declare-const Y_j Real) in index order, (assert F) with F := (and F...) | (or F...)
-| (<= T T) | (>= T T) and T := variable | decimal | (+ T...) | (- T T) | (- T) | (* T T)
-(one factor constant). Decimals are exact Fractions. The asserts are multiplied out into
-disjunctive normal form; a disjunct bounds each X_i alone (its box) and constrains the Y_j
-linearly. `regions` groups disjuncts by box, in order of first appearance, dropping empty
-ones, exactly as the certificate's trees are listed.
+Forms: (declare-const X_i|Y_j Real) in index order; (assert F), F := (and F..) | (or F..) |
+(<= T T) | (>= T T), T := variable | decimal | (+ T..) | (- T T) | (- T) | (* T T) with one
+factor constant. Decimals are exact Fractions; the asserts are multiplied out into DNF.
 """
 
 from __future__ import annotations
@@ -22,19 +18,17 @@ NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
 def _tree(text: str) -> list:
+    """The S-expressions of the text as nested lists of tokens."""
     stack: list[list] = [[]]
     pos = 0
     for m in TOKENS.finditer(text):
-        if m.start() != pos:
-            raise Reject(f"property: unexpected character at offset {pos}")
+        if m.start() != pos or m.group(1) == ")" and len(stack) == 1:
+            raise Reject(f"property: unexpected character or ')' at offset {m.start()}")
         pos, tok = m.end(), m.group(1)
         if tok == "(":
             stack.append([])
         elif tok == ")":
-            if len(stack) == 1:
-                raise Reject("property: unbalanced ')'")
-            done = stack.pop()
-            stack[-1].append(done)
+            stack[-2].append(stack.pop())
         elif tok is not None:
             stack[-1].append(tok)
     if pos != len(text) or len(stack) != 1:
