@@ -212,8 +212,6 @@ def bab(net, region: Region, deadline: float, rng, log, method="auto", relu_spli
     if any(len(c) == 0 for c in region.conjunctions):
         return "unknown", None
     margin = MARGIN * (1 + np.abs(d))
-    if relu_splits:
-        return _bab_relu(net, region, deadline, rng, log, method, tree, C, d, conj, idx, margin)
     queue = [(0, lo0, hi0)]
     done = 0
     last = time.perf_counter()
@@ -256,6 +254,8 @@ def bab(net, region: Region, deadline: float, rng, log, method="auto", relu_spli
             x = _confirm(net, region, (lo[b] + hi[b]) / 2, lo[b], hi[b])
             if x is not None:
                 return "violated", x
+            if relu_splits:  # many inputs: splitting the box does not pay; ReLU splits are not built yet
+                return "unknown", None
             # the dimension whose width costs the bound most, over the closest constraints
             score = np.zeros(len(lo0))
             for r in range(n_conj):
@@ -287,10 +287,6 @@ def _refuted(gap, conj, n_conj):
         best[:, r] = j
         ok &= gap[np.arange(B), j] > 0
     return ok, best
-
-
-def _bab_relu(net, region, deadline, rng, log, method, tree, C, d, conj, idx, margin):
-    raise VnncError("ReLU splitting is not available yet")
 
 
 # ---------------------------------------------------------------- the answer and its certificate
@@ -335,6 +331,8 @@ def solve(problem: Problem, method: str = "auto", timeout: float = 300.0, log=No
             log(f"box {i + 1}/{len(prop.regions)}: branch and bound "
                 f"({'ReLU' if relu_splits else 'input'} splits)")
             verdict, result = bab(net, region, deadline, rng, log, method, relu_splits)
+            if verdict == "unknown" and relu_splits:
+                outcome.notes.append("not refuted at the root; ReLU splitting (beta-CROWN) is not built yet")
             if verdict == "violated":
                 found = result
                 break
