@@ -24,12 +24,16 @@ from vnnc.errors import VnncError
 PRECISION_OPTIONS = ("precision", "accumulate", "rounding", "config")
 
 
-def pipeline_passes(precision: dict | None = None) -> list:
-    """The passes after the front end: assign-precision (when formats are asked for),
-    then lower-to-loops."""
+def pipeline_passes(precision: dict | None = None, autograd: bool = False) -> list:
+    """The passes after the front end: lower-autograd (for a program with an ad op),
+    assign-precision (when formats are asked for), then lower-to-loops."""
     from vnnc.passes.lower_to_loops import LowerToLoopsPass
 
     passes = []
+    if autograd:
+        from vnnc.passes.lower_autograd import LowerAutogradPass
+
+        passes.append(LowerAutogradPass())
     if precision:
         from vnnc.passes.assign_precision import AssignPrecisionPass
 
@@ -40,6 +44,11 @@ def pipeline_passes(precision: dict | None = None) -> list:
     passes.append(LowerToLoopsPass())
     return passes
 EMIT_LEVELS = ("spec", "fp", "loops", "c")
+
+
+def has_ad_op(module) -> bool:
+    """Whether the model differentiates (an ad op): it then goes through lower-autograd."""
+    return any(op.name.startswith("ad.") for op in module.walk())
 
 
 def load_model(path: str | Path, batch: int = 1):
@@ -91,6 +100,7 @@ def run_pipeline(model, passes: list) -> list[Stage]:
     from vnnc.dialects.registry import make_context
     from vnnc.passes import witness
     from vnnc.passes.assign_precision import PrecisionError
+    from vnnc.passes.lower_autograd import AutogradError
     from vnnc.passes.lower_to_loops import LoweringError
     from xdsl.utils.exceptions import DiagnosticException, VerifyException
 
@@ -104,7 +114,7 @@ def run_pipeline(model, passes: list) -> list[Stage]:
             try:
                 p.apply(ctx, module)
                 module.verify()
-            except (LoweringError, PrecisionError) as e:
+            except (LoweringError, PrecisionError, AutogradError) as e:
                 raise VnncError(f"{model.source}: {e}") from None
             except (VerifyException, DiagnosticException) as e:
                 raise VnncError(f"{model.source}: {name} produced invalid IR: {str(e).splitlines()[0]}") from None
@@ -127,7 +137,8 @@ def emit(model_path: str | Path, level: str, batch: int = 1, precision: dict | N
     if level == "spec":
         return custom_text(model.module)
     # --emit fp without --precision: the fp stage of the default f32 choice
-    stages = run_pipeline(model, pipeline_passes(precision or ({"precision": "f32"} if level == "fp" else None)))
+    stages = run_pipeline(model, pipeline_passes(precision or ({"precision": "f32"} if level == "fp" else None),
+                                                 has_ad_op(model.module)))
     if level == "fp":
         return custom_text(parse_module(stages[1].text, "fp stage"))
     module = parse_module(stages[-1].text, "final stage")
@@ -151,8 +162,12 @@ def compile_model(
     portable: bool = False,
     precision: dict | None = None,
     print_ir_after_all: bool = False,
+    model=None,
+    manifest_extra: dict | None = None,
 ) -> Bundle:
-    """Compile a model file into a bundle directory and return it."""
+    """Compile a model file into a bundle directory and return it. A `model` given (an
+    in-memory Model, e.g. a training program built from the file) replaces the file's own;
+    `manifest_extra` adds entries to the manifest."""
     from vnnc.backends.build import BuildError, build_shared, flags
     from vnnc.backends.c import CPrintError, abi_source, emit_c
     from vnnc.frontend_mlir import parse_module
@@ -168,9 +183,10 @@ def compile_model(
         raise VnncError(f"{out}: refusing to replace a directory holding the model itself")
 
     t_start = time.perf_counter()
-    model = load_model(model_path, batch)
+    model = model if model is not None else load_model(model_path, batch)
     inputs, outputs = signature(model.module)
-    passes = pipeline_passes(precision)
+    autograd = has_ad_op(model.module)
+    passes = pipeline_passes(precision, autograd)
     stages = run_pipeline(model, passes)
     cross_check = _cross_check_onnx(model, stages[0].text, model_path)
     if cross_check is not None:
@@ -203,7 +219,7 @@ def compile_model(
         safetensors.write(tmp / "params.safetensors", model.params)
         # witness 00 (spec-wellformed) relates the parameter file to the spec stage
         import_witness = {
-            "version": 1, "pass": "import", "kind": "spec-wellformed",
+            "version": 1, "pass": "import", "kind": "ad-wellformed" if autograd else "spec-wellformed",
             "source_sha256": hashlib.sha256((tmp / "params.safetensors").read_bytes()).hexdigest(),
             "target_sha256": stage_rows[0]["sha256"],
             "claims": {"inputs": inputs, "outputs": outputs,
@@ -252,6 +268,7 @@ def compile_model(
                       "seconds": round(build_seconds, 3)},
             "compile_seconds": round(time.perf_counter() - t_start, 3),
             "tested": model.tested,
+            **(manifest_extra or {}),
             "checks": [],
             "verified": False,
         }

@@ -1,5 +1,6 @@
 """The dialects every vnnc tool loads."""
 
+from vnnc.dialects.ad import Ad
 from vnnc.dialects.fp import Fp
 from vnnc.dialects.spec import Spec
 from xdsl.context import Context
@@ -10,7 +11,7 @@ from xdsl.dialects.math import Math
 from xdsl.dialects.memref import MemRef
 from xdsl.dialects.scf import Scf
 
-DIALECTS = (Builtin, Func, Arith, Math, MemRef, Scf, Spec, Fp)
+DIALECTS = (Builtin, Func, Arith, Math, MemRef, Scf, Spec, Fp, Ad)
 
 
 def make_context() -> Context:

@@ -297,6 +297,32 @@ def _cross_entropy(op: str, shapes: Sequence[Shape], attrs: dict[str, Any]) -> S
     return ()
 
 
+def _where(op: str, shapes: Sequence[Shape], attrs: dict[str, Any]) -> Shape:
+    _need(op, shapes, [3])
+    return broadcast(op, broadcast(op, shapes[0], shapes[1]), shapes[2])
+
+
+def _one_hot(op: str, shapes: Sequence[Shape], attrs: dict[str, Any]) -> Shape:
+    _need(op, shapes, [1])
+    _rank(op, "labels", shapes[0], [1])
+    if attrs["classes"] < 1:
+        raise ShapeError(f"spec.{op}: classes must be >= 1")
+    return (shapes[0][0], attrs["classes"])
+
+
+def _slice_scatter(op: str, shapes: Sequence[Shape], attrs: dict[str, Any]) -> Shape:
+    """x placed at starts[d] + i*steps[d] inside zeros of `shape`, every position inside."""
+    _need(op, shapes, [1])
+    x, out = shapes[0], tuple(attrs["shape"])
+    starts, steps = tuple(attrs["starts"]), tuple(attrs["steps"])
+    if not len(starts) == len(steps) == len(out) == len(x):
+        raise ShapeError(f"spec.{op}: shape, starts and steps need one entry per dimension ({len(x)})")
+    for d, (n, s, st, size) in enumerate(zip(x, starts, steps, out)):
+        if st == 0 or (n and not (0 <= s < size and 0 <= s + (n - 1) * st < size)):
+            raise ShapeError(f"spec.{op}: {n} positions from {s} by {st} leave dimension {d} of size {size}")
+    return out
+
+
 RULES: dict[str, Callable[[str, Sequence[Shape], dict[str, Any]], Shape]] = {
     "matmul": _matmul,
     "linear": _linear,
@@ -323,6 +349,9 @@ RULES: dict[str, Callable[[str, Sequence[Shape], dict[str, Any]], Shape]] = {
     "reduce_max": _reduce,
     "mse_loss": _mse_loss,
     "cross_entropy": _cross_entropy,
+    "where": _where,
+    "one_hot": _one_hot,
+    "slice_scatter": _slice_scatter,
 }
 
 

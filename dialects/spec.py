@@ -312,9 +312,28 @@ CrossEntropyOp = _op(
     base=_LabelsOp,
 )
 
+
+# ---------------------------------------------------------------- ops the backward pass needs
+# (lower-autograd emits them; each is a plain function of its operands like every op above)
+
+
+class _OneHotOp(SpecOp):
+    def _integer_operand_ok(self, v: SSAValue) -> bool:
+        return v is self.inputs[0] and v.type.element_type == i64
+
+
+WhereOp = _op("where", "y = a where c > 0, else b (numpy broadcasting of c, a, b); a NaN c selects b.")
+OneHotOp = _op("one_hot", "y[n, c] = 1 if labels[n] == c else 0, c < `classes`; labels are i64.",
+               {"classes": int}, base=_OneHotOp)
+SliceScatterOp = _op(
+    "slice_scatter",
+    "y = zeros of `shape` with y[..starts[d] + i*steps[d]..] = x[..i..] (the adjoint of slice).",
+    {"shape": tuple, "starts": tuple, "steps": tuple},
+)
+
 COMPUTE_OPS: tuple[type[SpecOp], ...] = tuple(
     v for v in list(globals().values()) if isinstance(v, type) and issubclass(v, SpecOp)
-    and v not in (SpecOp, _LabelsOp)
+    and v not in (SpecOp, _LabelsOp, _OneHotOp)
 )
 OPS_BY_NAME: dict[str, type[SpecOp]] = {cls.short_name(): cls for cls in COMPUTE_OPS}
 

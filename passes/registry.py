@@ -17,8 +17,15 @@ def _assign_precision():
     return AssignPrecisionPass
 
 
+def _lower_autograd():
+    from vnnc.passes.lower_autograd import LowerAutogradPass
+
+    return LowerAutogradPass
+
+
 PASS_FACTORIES: dict[str, Callable[[], type[ModulePass]]] = {
     "assign-precision": _assign_precision,
+    "lower-autograd": _lower_autograd,
     "lower-to-loops": _lower_to_loops,
 }
 

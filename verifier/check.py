@@ -14,7 +14,8 @@ import math
 from dataclasses import dataclass
 
 MAX_WITNESS_BYTES = 64 << 20
-KINDS = {"spec-wellformed": "wellformed", "precision": "precision", "loop-nests": "loops"}  # kind -> module with check()
+KINDS = {"spec-wellformed": "wellformed", "precision": "precision", "loop-nests": "loops",
+         "ad-wellformed": "autograd", "autograd": "autograd"}  # kind -> module with check()
 
 
 @dataclass(frozen=True)

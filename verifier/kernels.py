@@ -10,6 +10,7 @@ is part of the definition.
 
 from __future__ import annotations
 
+import itertools
 import math
 import struct
 
@@ -150,6 +151,7 @@ SCALAR = {
     "exp": lambda a, x: ("exp", x[0]), "log": lambda a, x: ("log", x[0]),
     "sqrt": lambda a, x: ("sqrt", x[0]),
     "gelu": lambda a, x: gelu(x[0], a.get("approximate", "none")),
+    "where": lambda a, x: ("select", ("cmpf", "ogt", x[0], f32(0.0)), x[1], x[2]),  # c > 0 ? a : b
 }
 
 
@@ -439,8 +441,33 @@ def reduce_(k: Nest, name, ins, out, a):
     k.nest(kept, point)
 
 
+# ---------------------------------------------------------------- ops of the backward pass
+
+
+def one_hot(k: Nest, name, ins, out, a):
+    # y[n, c] = labels[n] == c ? 1 : 0
+    k.nest(out, lambda ivs: k.store(("select", ("cmpi", "eq", ("index_cast", k.load(0, [ivs[0]])), ivs[1]),
+                                     f32(1.0), f32(0.0)), ivs))
+
+
+def slice_scatter(k: Nest, name, ins, out, a):
+    # y[h] = x[i] where h_d = starts_d + i_d steps_d for every d, else 0. Dimension d is split by the residue r of h_d
+    # = |steps_d| hh + r: x is read, at i_d = sign(steps_d) (hh + c) (affine), only where c = (r - starts_d) / |steps_d|
+    st = a["steps"]
+    for combo in itertools.product(*[[(r, -(-(n - r) // abs(s)), (r - b) // abs(s) if (r - b) % abs(s) == 0 else None)
+                                      for r in range(min(abs(s), n))] for n, b, s in zip(out, a["starts"], st)]):
+        def point(ivs, combo=combo):
+            src = [aff([(1 if s > 0 else -1, iv)], c if s > 0 else -c) for iv, (_, _, c), s in zip(ivs, combo, st)
+                   if c is not None]
+            k.store(f32(0.0) if len(src) < len(ivs) else if_else(all_of([in_range(i, 0, n) for i, n in zip(src, ins[0])]), k.load(
+                0, src), f32(0.0)), [aff([(abs(s), iv)], r) for iv, (r, _, _), s in zip(ivs, combo, st)])
+
+        k.nest([e for _, e, _ in combo], point)
+
+
 DEFINITIONS = {
     **{name: pointwise for name in SCALAR},
+    "one_hot": one_hot, "slice_scatter": slice_scatter,
     "linear": linear, "matmul": matmul, "conv2d": conv2d, "maxpool2d": pool, "avgpool2d": pool,
     # y[n,c,0,0] = (sum_{h,w} x[n,c,h,w]) / (H W): reduce_mean over axes 2, 3, keeping them
     "global_avgpool": lambda k, name, ins, out, a: reduce_(

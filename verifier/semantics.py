@@ -39,6 +39,9 @@ PROPS: dict[str, dict[str, tuple[type, object]]] = {  # op -> {name: (kind, defa
     "concat": {"axis": (int, REQUIRED)},
     "slice": {"starts": (tuple, REQUIRED), "ends": (tuple, REQUIRED), "steps": (tuple, REQUIRED)},
     "reduce_sum": _REDUCE, "reduce_mean": _REDUCE, "reduce_max": _REDUCE,
+    # the ops of the backward pass (lower-autograd)
+    "one_hot": {"classes": (int, REQUIRED)},
+    "slice_scatter": {"shape": (tuple, REQUIRED), "starts": (tuple, REQUIRED), "steps": (tuple, REQUIRED)},
 }
 
 
@@ -270,6 +273,20 @@ def _shape_loss(op, s, attrs):
     return ()
 
 
+def _shape_backward(op, s, attrs):
+    # where: c, a, b broadcast; one_hot: [N] -> [N, classes]; slice_scatter: x is the slice of shape at starts by steps
+    if op == "where":
+        return _broadcast(op, _broadcast(op, s[0], s[1]), s[2])
+    if op == "one_hot":
+        out, ok = s[0][:1] + (attrs["classes"],), len(s[0]) == 1 and attrs["classes"] >= 1
+    else:
+        out, ends = attrs["shape"], tuple(b + n * st for b, n, st in zip(attrs["starts"], s[0], attrs["steps"]))
+        ok = _shape_slice(op, [out], {**attrs, "ends": ends}) == s[0]
+    if not ok:
+        raise Reject(f"spec.{op}: operands {[list(t) for t in s]} do not fit its properties")
+    return out
+
+
 SHAPE_RULES = {  # op -> (allowed operand counts, None: one or more; shape rule)
     **{name: ((1,), _shape_unary) for name in ("neg", "relu", "leaky_relu", "sigmoid", "tanh",
                                                "gelu", "erf", "exp", "log", "sqrt", "softmax",
@@ -284,6 +301,7 @@ SHAPE_RULES = {  # op -> (allowed operand counts, None: one or more; shape rule)
     "slice": ((1,), _shape_slice), "reduce_sum": ((1,), _shape_reduce),
     "reduce_mean": ((1,), _shape_reduce), "reduce_max": ((1,), _shape_reduce),
     "mse_loss": ((2,), _shape_loss), "cross_entropy": ((2,), _shape_loss),
+    "where": ((3,), _shape_backward), "one_hot": ((1,), _shape_backward), "slice_scatter": ((1,), _shape_backward),
 }
 
 
@@ -407,6 +425,12 @@ def _cross_entropy(z, t):
     return np.mean(lse - z[np.arange(z.shape[0]), labels])
 
 
+def _slice_scatter(x, a, shape):
+    y = np.zeros(shape)  # y[starts + i steps] = x[i] per dimension
+    y[np.ix_(*[b + st * np.arange(n) for b, st, n in zip(a["starts"], a["steps"], x.shape)])] = x
+    return y
+
+
 def _reduce(f, x, a):
     return f(x, axis=tuple(d % x.ndim for d in a["axes"]), keepdims=a["keepdims"])
 
@@ -439,6 +463,9 @@ APPLY = {  # op -> f(operands, properties, result shape)
     "reduce_max": lambda x, a, s: _reduce(np.max, x[0], a),
     "mse_loss": lambda x, a, s: np.mean((x[0] - x[1]) ** 2),
     "cross_entropy": lambda x, a, s: _cross_entropy(x[0], x[1]),
+    "where": lambda x, a, s: np.where(x[0] > 0, x[1], x[2]),  # c > 0 ? a : b
+    "one_hot": lambda x, a, s: (x[0][:, None] == np.arange(s[1])).astype(np.float64),
+    "slice_scatter": lambda x, a, s: _slice_scatter(x[0], a, s),
 }
 
 

@@ -7,6 +7,7 @@ stored once. A reduction keeps one accumulator per output element, initialised o
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -102,7 +103,52 @@ def reduction(kind: str):
     return write
 
 
+def one_hot(kb: KernelBuilder, k: KernelSpec) -> None:
+    """y[n, c] = labels[n] == c ? 1 : 0."""
+    labels, y = kb.args
+
+    def point(ivs):
+        n, c = ivs
+        hit = kb.cmpi(kb.index_cast(kb.load(labels, [n])), c, "eq")
+        kb.store(kb.select(hit, kb.const(1.0), kb.const(0.0)), y, ivs)
+
+    kb.nest(k.out_shape, point)
+
+
+def scatter_pieces(size: int, start: int, step: int, count: int) -> list[tuple[int, int, int | None]]:
+    """Output positions h = |step|*hh + r of one dimension, by residue r: (r, extent of hh,
+    c or None) where h holds x[sign(step)*(hh + c)] when c is not None (if 0 <= that < count),
+    else always 0."""
+    m = abs(step)
+    return [(r, -(-(size - r) // m), (r - start) // m if (r - start) % m == 0 else None)
+            for r in range(min(m, size))]
+
+
+def slice_scatter(kb: KernelBuilder, k: KernelSpec) -> None:
+    """y[h] = x[i] where h_d = starts[d] + i_d steps[d] in every dimension d, else 0; each
+    dimension is split by the residue of h_d modulo |steps[d]|, so every index is affine."""
+    x, y = kb.args
+    steps = k.a["steps"]
+    pieces = [scatter_pieces(n, s0, st, c) for n, s0, st, c in
+              zip(k.out_shape, k.a["starts"], steps, k.in_shapes[0])]
+    for combo in itertools.product(*pieces):
+
+        def point(ivs, combo=combo):
+            dst = [kb.affine([(abs(st), iv)], r) for iv, (r, _, _), st in zip(ivs, combo, steps)]
+            if any(c is None for _, _, c in combo):
+                kb.store(kb.const(0.0), y, dst)
+                return
+            src = [kb.affine([(1 if st > 0 else -1, iv)], c if st > 0 else -c)
+                   for iv, (_, _, c), st in zip(ivs, combo, steps)]
+            inside = kb.all_of([kb.in_range(i, 0, n) for i, n in zip(src, k.in_shapes[0])])
+            kb.store(kb.if_else(inside, lambda: kb.load(x, src), lambda: kb.const(0.0)), y, dst)
+
+        kb.nest([e for _, e, _ in combo], point)
+
+
 WRITERS = {
+    "one_hot": one_hot,
+    "slice_scatter": slice_scatter,
     "transpose": transpose,
     "concat": concat,
     "slice": slice_,

@@ -74,4 +74,6 @@ WRITERS = {
     "exp": pointwise(lambda kb, k, xs: kb.exp(xs[0])),
     "log": pointwise(lambda kb, k, xs: kb.log(xs[0])),
     "sqrt": pointwise(lambda kb, k, xs: kb.sqrt(xs[0])),
+    # c > 0 ? a : b (ogt is false for NaN, which selects b)
+    "where": pointwise(lambda kb, k, xs: kb.select(kb.cmp(xs[0], kb.const(0.0), "ogt"), xs[1], xs[2])),
 }

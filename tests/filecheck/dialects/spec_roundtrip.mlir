@@ -50,6 +50,9 @@ builtin.module {
     %rmax = spec.reduce_max %x {axes = array<i64: 0>} : (tensor<2x4xf32>) -> tensor<4xf32>
     %mse = spec.mse_loss %x, %y : (tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<f32>
     %ce = spec.cross_entropy %mm, %labels : (tensor<2x3xf32>, tensor<2xi64>) -> tensor<f32>
+    %wh = spec.where %x, %y, %sub : (tensor<2x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<2x4xf32>
+    %oh = spec.one_hot %labels {classes = 3 : i64} : (tensor<2xi64>) -> tensor<2x3xf32>
+    %ss = spec.slice_scatter %sl {shape = array<i64: 7, 4>, starts = array<i64: 1, 0>, steps = array<i64: 3, 2>} : (tensor<2x2xf32>) -> tensor<7x4xf32>
     func.return %add : tensor<2x3xf32>
   }
 }
@@ -101,6 +104,10 @@ builtin.module {
 // CHECK-NEXT: %rmax = spec.reduce_max %x {axes = array<i64: 0>} : (tensor<2x4xf32>) -> tensor<4xf32>
 // CHECK-NEXT: %mse = spec.mse_loss %x, %y : (tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<f32>
 // CHECK-NEXT: %ce = spec.cross_entropy %mm, %labels : (tensor<2x3xf32>, tensor<2xi64>) -> tensor<f32>
+// The ops of the backward pass (lower-autograd emits them).
+// CHECK-NEXT: %wh = spec.where %x, %y, %sub : (tensor<2x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<2x4xf32>
+// CHECK-NEXT: %oh = spec.one_hot %labels {classes = 3 : i64} : (tensor<2xi64>) -> tensor<2x3xf32>
+// CHECK-NEXT: %ss = spec.slice_scatter %sl {shape = array<i64: 7, 4>, starts = array<i64: 1, 0>, steps = array<i64: 3, 2>} : (tensor<2x2xf32>) -> tensor<7x4xf32>
 // CHECK-NEXT: func.return %add : tensor<2x3xf32>
 // CHECK-NEXT: }
 // CHECK-NEXT: }
