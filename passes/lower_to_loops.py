@@ -20,7 +20,7 @@ import numpy as np
 from vnnc.dialects import fp
 from vnnc.dialects.spec import ConstantOp, ParamOp, SpecOp
 from vnnc.passes import witness
-from vnnc.passes.kernels import KernelSpec, writers
+from vnnc.passes.kernels import KernelSpec, contraction, writers
 from vnnc.passes.kernels.builder import KernelBuilder
 from vnnc.passes.kernels.certificate import kernel_stores
 from xdsl.builder import Builder, InsertPoint
@@ -76,7 +76,16 @@ def kernel_spec(op) -> KernelSpec:
         extra = {k: attrs.pop(k) for k in fp.FP_PROPS}
         return KernelSpec(op.short_name(), shapes, tuple(out.get_shape()), tuple(sorted(attrs.items())),
                           dtypes, carrier(out), fp.format_of(out).name, extra["acc"], extra["rounding"], "fp")
-    return KernelSpec(op.short_name(), shapes, tuple(out.get_shape()), tuple(sorted(attrs.items())), dtypes)
+    return KernelSpec(op.short_name(), shapes, tuple(out.get_shape()), tuple(sorted(attrs.items())), dtypes,
+                      order=summation_order(op.short_name(), shapes))
+
+
+def summation_order(name: str, shapes) -> str:
+    """Real-valued contractions long enough to fill the lanes are summed in lanes (any order
+    computes the real sum; an fp op's recorded order is kept as it is)."""
+    if name in ("linear", "matmul") and shapes[0][-1] >= 2 * contraction.LANES:
+        return "lanes16"
+    return "sequential"
 
 
 def kernel_name(k: KernelSpec, taken: set[str]) -> str:
@@ -272,6 +281,7 @@ class LowerToLoopsPass(ModulePass):
                     {"kernel": name, "op": f"{k.dialect}.{k.op}", "in_shapes": [list(s) for s in k.in_shapes],
                      "out_shape": list(k.out_shape), "attrs": {a: _jsonable(v) for a, v in k.attrs},
                      **({"format": k.fmt, "acc": k.acc, "rounding": k.rounding} if k.dialect == "fp" else {}),
+                     **({"order": k.order} if k.order != "sequential" else {}),
                      "stores": _jsonable(kernel_stores(fns[name]))}
                     for k, name in lowering.kernels.items()
                 ],

@@ -56,10 +56,12 @@ def idx(x) -> tuple:
 class Nest:
     """Builds one kernel's stores; its arguments are numbered 0.., the output last."""
 
-    def __init__(self, dtypes=(), fmt="f32", acc="f32", rounding="nearest"):
+    def __init__(self, dtypes=(), fmt="f32", acc="f32", rounding="nearest", order="sequential"):
         """dtypes: the buffers' element types (f32, f64, i64); values are computed in
-        `acc` and rounded to `fmt` in `rounding` mode when stored."""
+        `acc` and rounded to `fmt` in `rounding` mode when stored; `order` is the summation
+        order of contractions (`dot`)."""
         self.dtypes, self.fmt, self.acc, self.rounding = list(dtypes), fmt, acc, rounding
+        self.order = order
         self.loops: list[tuple[str, int]] = []
         self.stores: list[tuple] = []
         self.count = 0
@@ -174,10 +176,31 @@ def pointwise(k: Nest, name, ins, out, a):
 # ---------------------------------------------------------------- contractions
 
 
+ORDERS = ("sequential", "lanes16")
+
+
+def tree(values):
+    """((v0 + v1) + (v2 + v3)) + ..., left half first."""
+    half = len(values) // 2
+    return values[0] if len(values) == 1 else ("addf", tree(values[:half]), tree(values[half:]))
+
+
 def dot(k: Nest, n: int, x, w):
-    """sum_k x(k) w(k) for k = 0 .. n-1, from 0.0 in increasing k."""
-    return k.reduce([n], [f32(0.0)], lambda kv, s: [
-        ("addf", s[0], ("mulf", k.load(*x(kv[0])), k.load(*w(kv[0]))))])[0]
+    """sum_k x(k) w(k) for k < n from 0.0: "sequential" in increasing k; "lanes16": lane t
+    sums k = t, t+16, ... over the n // 16 full blocks, the lanes are added as a tree, then
+    the remaining terms in increasing k."""
+    def term(kk):
+        return ("mulf", k.load(*x(kk)), k.load(*w(kk)))
+
+    if k.order == "sequential":
+        return k.reduce([n], [f32(0.0)], lambda kv, s: [("addf", s[0], term(kv[0]))])[0]
+    blocks, rest = divmod(n, 16)
+    lanes = k.reduce([blocks], [f32(0.0)] * 16, lambda kv, s: [
+        ("addf", s[t], term(aff([(16, kv[0])], t))) for t in range(16)])
+    if not rest:
+        return tree(lanes)
+    return k.reduce([rest], [tree(lanes)], lambda kv, s: [
+        ("addf", s[0], term(aff([(1, kv[0])], blocks * 16)))])[0]
 
 
 def linear(k: Nest, name, ins, out, a):
@@ -487,9 +510,10 @@ def round_(k: Nest, name, ins, out, a):
 DEFINITIONS["round"] = round_
 
 
-def expected(name: str, ins, out, attrs, dtypes=None, fmt="f32", acc="f32", rounding="nearest") -> list:
+def expected(name: str, ins, out, attrs, dtypes=None, fmt="f32", acc="f32", rounding="nearest",
+             order="sequential") -> list:
     """The stores of the kernel for op `name`; KeyError for an op without a definition."""
     dtypes = dtypes or ["f32"] * (len(ins) + 1)
-    k = Nest(dtypes, fmt, acc, rounding)
+    k = Nest(dtypes, fmt, acc, rounding, order)
     DEFINITIONS[name](k, name, [tuple(s) for s in ins], tuple(out), attrs)
     return [with_types(store, acc) for store in k.stores]

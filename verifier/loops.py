@@ -309,6 +309,10 @@ def check(source: str, target: str, witness: dict) -> None:
             raise Reject(f"kernel @{name}: {cert['op']} is neither a spec nor an fp op")
         if arith["acc"] not in ("f32", "f64") or arith["rounding"] not in precision.ROUNDINGS:
             raise Reject(f"kernel @{name}: bad accumulation type or rounding mode")
+        # any order computes a real sum; an fp op's sums follow its recorded order, sequential
+        order = cert.get("order", "sequential")
+        if order not in kernels.ORDERS or (dialect == "fp" and order != "sequential"):
+            raise Reject(f"kernel @{name}: summation order {order!r} is not allowed here")
         # the C printer sets the kernel's rounding mode from this attribute
         if fns[name].attrs.get("fp.rounding", "nearest") != arith["rounding"]:
             raise Reject(f"kernel @{name}: its fp.rounding attribute is not the certified {arith['rounding']}")
@@ -316,7 +320,7 @@ def check(source: str, target: str, witness: dict) -> None:
         if any(d not in ("f32", "f64", "i64") for d in dtypes) or dtypes[-1] != ("f64" if arith["fmt"] == "f64" else "f32"):
             raise Reject(f"kernel @{name}: buffers must be f32 (f64 for f64 values, i64 for labels)")
         try:
-            want = kernels.expected(op, ins, out, attrs, dtypes, **arith)
+            want = kernels.expected(op, ins, out, attrs, dtypes, **arith, order=order)
         except (KeyError, TypeError, IndexError, ValueError, ZeroDivisionError) as e:
             raise Reject(f"kernel @{name}: no definition of spec.{op} for these shapes and "
                          f"attributes ({e})") from None

@@ -31,6 +31,8 @@ class KernelSpec:
     """Type every float operation is computed in: f32 or f64."""
     rounding: str = "nearest"
     dialect: str = "spec"
+    order: str = "sequential"
+    """Summation order of a contraction (passes/kernels/contraction.py)."""
 
     @property
     def a(self) -> dict[str, Any]:

@@ -122,6 +122,48 @@ def in_function(text: str, name: str, old: str, new: str, count: int = 1) -> str
     return text[:start] + edit(text[start:end], old, new, count) + text[end:]
 
 
+def function_text(text: str, name: str) -> str:
+    start = text.index(f'sym_name = "{name}"')
+    end = text.find('"func.func"', start)
+    return text[start:len(text) if end < 0 else end]
+
+
+def first(pattern: str, text: str) -> re.Match:
+    m = re.search(pattern, text)
+    assert m, f"{pattern!r} not found"
+    return m
+
+
+def fc1_acc(g: Good) -> str:
+    """The first accumulation of the 784-long dot product (lane 0 of the lanes16 order)."""
+    return first(r'%\d+ = "arith\.addf"\(%\d+, %\d+\) <\{fastmath = #arith\.fastmath<none>\}> : '
+                 r"\(f32, f32\) -> f32", function_text(g.loops, MLP_FC1)).group(0)
+
+
+def fc2_loads_swapped(g: Good) -> str:
+    m = first(r'"memref\.load"\(%1, (%\d+), (%\d+)\)', function_text(g.loops, MLP_FC2))
+    return in_function(g.loops, MLP_FC2, m.group(0), f'"memref.load"(%1, {m.group(2)}, {m.group(1)})')
+
+
+def fc3_sum_dropped(g: Good) -> str:
+    """The bias added to 0.0 instead of to the dot product: the lanes' reduction is lost."""
+    m = first(r'"arith\.addf"\((%\d+), (%\d+)\)(.*)\n\s*"memref\.store"', function_text(g.loops, MLP_FC3))
+    zero = first(r'(%\d+) = "arith\.constant"\(\) <\{value = 0\.000000e\+00 : f32\}>',
+                 function_text(g.loops, MLP_FC3)).group(1)
+    return in_function(g.loops, MLP_FC3, m.group(0), m.group(0).replace(f"({m.group(1)}, ", f"({zero}, "))
+
+
+def fc3_bias_load_moved_into_loop(g: Good) -> str:
+    """The bias load moved into the reduction's body and used after the loop."""
+    text = function_text(g.loops, MLP_FC3)
+    load = first(r'\n( *)((%\d+) = "memref\.load"\(%2, %\d+\).*)\n', text)
+    yield_ = first(r'\n( *)"scf\.yield"\(%\d+(, %\d+)+\)', text)
+    moved = in_function(g.loops, MLP_FC3, load.group(0), "\n")
+    moved = in_function(moved, MLP_FC3, yield_.group(0),
+                        "\n" + yield_.group(1) + load.group(2) + yield_.group(0))
+    return moved
+
+
 def rejected(verdict) -> str:
     assert isinstance(verdict, Rejected), "tampered twin was accepted"
     assert verdict.reason
@@ -238,23 +280,6 @@ F32_ZERO = '"arith.constant"() <{value = 0.000000e+00 : f32}> : () -> f32'
 RELU_MAX = '%9 = "arith.maximumf"(%8, %3) <{fastmath = #arith.fastmath<none>}> : (f32, f32) -> f32'
 RELU_STORE = '"memref.store"(%9, %1, %6, %7) : (f32, memref<1x256xf32>, index, index) -> ()'
 RELU_INNER_LOOP = '"scf.for"(%2, %4, %5) ({'
-FC1_ACC = '%17 = "arith.addf"(%13, %16) <{fastmath = #arith.fastmath<none>}> : (f32, f32) -> f32'
-FC3_REDUCTION = """\
-        %11 = "scf.for"(%5, %6, %7, %4) ({
-        ^bb0(%12: index, %13: f32):
-          %14 = "memref.load"(%0, %9, %12) : (memref<1x256xf32>, index, index) -> f32
-          %15 = "memref.load"(%1, %10, %12) : (memref<10x256xf32>, index, index) -> f32
-          %16 = "arith.mulf"(%14, %15) <{fastmath = #arith.fastmath<none>}> : (f32, f32) -> f32
-          %17 = "arith.addf"(%13, %16) <{fastmath = #arith.fastmath<none>}> : (f32, f32) -> f32
-          "scf.yield"(%17) : (f32) -> ()
-        }) : (index, index, index, f32) -> f32
-"""
-FC3_ONE_TERM = """\
-          %14 = "memref.load"(%0, %9, %5) : (memref<1x256xf32>, index, index) -> f32
-          %15 = "memref.load"(%1, %10, %5) : (memref<10x256xf32>, index, index) -> f32
-          %16 = "arith.mulf"(%14, %15) <{fastmath = #arith.fastmath<none>}> : (f32, f32) -> f32
-          %11 = "arith.addf"(%4, %16) <{fastmath = #arith.fastmath<none>}> : (f32, f32) -> f32
-"""
 MLP_CALL_FC1 = ('"func.call"(%0, %2, %3, %4) <{callee = @linear_1x784_256x784_256_1x256}> : '
                 "(memref<1x784xf32>, memref<256x784xf32>, memref<256xf32>, memref<1x256xf32>) -> ()")
 MLP_CALL_RELU1 = '"func.call"(%4, %5) <{callee = @relu_1x256_1x256}> : (memref<1x256xf32>, memref<1x256xf32>) -> ()'
@@ -266,8 +291,6 @@ MISC_FREE_DEAD = '    "memref.dealloc"(%10) : (memref<2x4xf32>) -> ()\n'
 CNN_FLAT_VIEW = "(memref<1x16x7x7xf32>) -> memref<784xf32>"
 CNN_FLAT_DEST = "(memref<1x784xf32>) -> memref<784xf32>"
 CNN_FLAT_COPY = '"memref.copy"(%13, %14) : (memref<784xf32>, memref<784xf32>)'
-FC3_BIAS_LOAD = '        %18 = "memref.load"(%2, %10) : (memref<10xf32>, index) -> f32\n'
-FC3_YIELD = '          "scf.yield"(%17) : (f32) -> ()\n'
 RELU_ZERO = '%3 = "arith.constant"() <{value = 0.000000e+00 : f32}> : () -> f32\n'
 ZERO_UNDER_SCF_IF = """%96 = "arith.cmpi"(%2, %2) <{predicate = 0 : i64}> : (index, index) -> i1
     %97 = "scf.if"(%96) ({
@@ -323,8 +346,7 @@ TWINS = {
     "conv-padding-offset-changed": ("cnn", lambda g: loops_reason(g, in_function(
         g.loops, CNN_CONV2, "<{value = -1 : index}>", "<{value = -2 : index}>")),
         "not the definition of spec.conv2d"),
-    "load-indices-swapped": ("mlp", lambda g: loops_reason(g, in_function(
-        g.loops, MLP_FC2, '"memref.load"(%1, %9, %11)', '"memref.load"(%1, %11, %9)')),
+    "load-indices-swapped": ("mlp", lambda g: loops_reason(g, fc2_loads_swapped(g)),
         "not the definition of spec.linear"),
     # a bound one too high makes the loads leave their buffer (the reader's bounds test)
     "loop-bound-plus-one": ("mlp", lambda g: loops_reason(g, in_function(
@@ -334,10 +356,10 @@ TWINS = {
         g.loops, MLP_RELU, "<{value = 256 : index}>", "<{value = 255 : index}>")),
         "not the definition of spec.relu"),
     "reduction-bound-minus-one": ("mlp", lambda g: loops_reason(g, in_function(
-        g.loops, MLP_FC1, "<{value = 784 : index}>", "<{value = 783 : index}>")),
+        g.loops, MLP_FC1, "<{value = 49 : index}>", "<{value = 48 : index}>")),
         "not the definition of spec.linear"),
     "reduction-bound-plus-one": ("mlp", lambda g: loops_reason(g, in_function(
-        g.loops, MLP_FC1, "<{value = 784 : index}>", "<{value = 785 : index}>")),
+        g.loops, MLP_FC1, "<{value = 49 : index}>", "<{value = 50 : index}>")),
         "outside its buffer"),
     # the reader accepts only loops from 0 by 1
     "loop-step-2": ("mlp", lambda g: loops_reason(g, in_function(in_function(
@@ -349,10 +371,10 @@ TWINS = {
     "reduction-extent-shrunk-to-1": ("cnn", lambda g: loops_reason(g, in_function(
         g.loops, CNN_CONV2, '"scf.for"(%6, %8, %9, %18)', '"scf.for"(%6, %9, %9, %18)')),
         "not the definition of spec.conv2d"),
-    "reduction-loop-removed": ("mlp", lambda g: loops_reason(g, in_function(
-        g.loops, MLP_FC3, FC3_REDUCTION, FC3_ONE_TERM)), "not the definition of spec.linear"),
+    "reduction-result-dropped": ("mlp", lambda g: loops_reason(g, fc3_sum_dropped(g)),
+        "not the definition of spec.linear"),
     "addf-becomes-subf": ("mlp", lambda g: loops_reason(g, in_function(
-        g.loops, MLP_FC1, FC1_ACC, FC1_ACC.replace("arith.addf", "arith.subf"))),
+        g.loops, MLP_FC1, fc1_acc(g), fc1_acc(g).replace("arith.addf", "arith.subf"))),
         "not the definition of spec.linear"),
     # minimumf is not in the checker's op table at all
     "maximumf-becomes-minimumf": ("mlp", lambda g: loops_reason(g, in_function(
@@ -360,7 +382,7 @@ TWINS = {
     "exp-becomes-log": ("misc", lambda g: loops_reason(g, in_function(
         g.loops, "exp_2x4_2x4", '"math.exp"', '"math.log"')), "not the definition of spec.exp"),
     "fastmath-fast-on-addf": ("mlp", lambda g: loops_reason(g, in_function(
-        g.loops, MLP_FC1, FC1_ACC, FC1_ACC.replace("fastmath<none>", "fastmath<fast>"))), "fast-math"),
+        g.loops, MLP_FC1, fc1_acc(g), fc1_acc(g).replace("fastmath<none>", "fastmath<fast>"))), "fast-math"),
     "store-index-shifted": ("mlp", lambda g: loops_reason(g, in_function(
         g.loops, MLP_RELU, RELU_STORE, '%97 = "arith.addi"(%7, %5) : (index, index) -> index\n        '
         + RELU_STORE.replace("%6, %7)", "%6, %97)"))), "not the definition of spec.relu"),
@@ -380,10 +402,8 @@ TWINS = {
         g.loops, MLP_RELU, RELU_MAX, RELU_MAX + '\n        %95 = "arith.negf"(%8) : (f32) -> f32')),
         "%95 is computed but never used"),
     # regression (SSA scoping): a value defined in a loop body or under scf.if was visible after it
-    "value-defined-in-a-loop-body-used-after-it": ("mlp", lambda g: loops_reason(g, in_function(
-        g.loops, MLP_FC3, FC3_YIELD + "        }) : (index, index, index, f32) -> f32\n" + FC3_BIAS_LOAD,
-        FC3_BIAS_LOAD.replace("        %", "          %") + FC3_YIELD
-        + "        }) : (index, index, index, f32) -> f32\n")), "%18 is used before it is defined, or outside its region"),
+    "value-defined-in-a-loop-body-used-after-it": ("mlp", lambda g: loops_reason(
+        g, fc3_bias_load_moved_into_loop(g)), "is used before it is defined, or outside its region"),
     "value-defined-under-scf.if-used-after-it": ("mlp", lambda g: loops_reason(g, in_function(in_function(
         g.loops, MLP_RELU, RELU_ZERO, RELU_ZERO + "    " + ZERO_UNDER_SCF_IF),
         MLP_RELU, RELU_MAX, RELU_MAX.replace("(%8, %3)", "(%8, %99)"))), "%99 is used before it is defined, or outside its region"),
@@ -465,6 +485,19 @@ TWINS = {
     "witness-stores-of-another-op": ("mlp", lambda g: loops_reason(g, witness=_with(
         g.w1, lambda w: _kernel_cert(w, MLP_RELU)["stores"][0].__setitem__(
             2, ["negf", _kernel_cert(w, MLP_RELU)["stores"][0][2][1]]))), "differs from its certificate"),
+    # the summation order is part of the definition: lanes16 IR certified as sequential,
+    # an order the checker does not know, and a reordered sum on an fp op (which records
+    # its order, sequential) are all rejected
+    "witness-lanes-order-dropped": ("mlp", lambda g: loops_reason(g, witness=_with(
+        g.w1, lambda w: _kernel_cert(w, MLP_FC1).pop("order")), recert=False),
+        "not the definition of spec.linear"),
+    "witness-order-unknown": ("mlp", lambda g: loops_reason(g, witness=_with(
+        g.w1, lambda w: _kernel_cert(w, MLP_FC1).update(order="lanes8")), recert=False),
+        "summation order 'lanes8' is not allowed"),
+    "witness-fp-op-with-lanes-order": ("mlp", lambda g: loops_reason(g, witness=_with(
+        g.w1, lambda w: _kernel_cert(w, MLP_FC1).update(op="fp.linear", format="f32", acc="f32",
+                                                       rounding="nearest")), recert=False),
+        "summation order 'lanes16' is not allowed"),
     "witness-kernel-listed-twice": ("mlp", lambda g: loops_reason(g, witness=_with(
         g.w1, lambda w: w["claims"]["kernels"].append(copy(w["claims"]["kernels"][1])))), "certified twice"),
     "witness-kernel-missing-stores": ("mlp", lambda g: loops_reason(g, witness=_with(
@@ -491,7 +524,7 @@ TWINS = {
         g.w1, lambda w: w.__setitem__("kind", "spec-wellformed"))), "bytes of the parameter file"),
     # ---- the hashes (no rehash)
     "stage-edited-witness-not-updated": ("mlp", lambda g: loops_reason(g, in_function(
-        g.loops, MLP_FC1, FC1_ACC, FC1_ACC.replace("addf", "subf")), rehash=False), "target_sha256"),
+        g.loops, MLP_FC1, fc1_acc(g), fc1_acc(g).replace("addf", "subf")), rehash=False), "target_sha256"),
     "witness-hashes-swapped": ("mlp", lambda g: loops_reason(g, witness=_with(g.w1, lambda w: w.update(
         source_sha256=g.w1["target_sha256"], target_sha256=g.w1["source_sha256"])), rehash=False),
         "source_sha256"),
