@@ -61,12 +61,16 @@ def cmd_compile(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else Path("build") / Path(args.model).name.split(".")[0]
     bundle = driver.compile_model(
         args.model, out, force=args.force, batch=args.batch, portable=args.portable,
-        precision=precision, print_ir_after_all=args.print_ir_after_all,
+        precision=precision, print_ir_after_all=args.print_ir_after_all, input_box=args.input_box,
     )
     m = bundle.manifest
     print(f"bundle: {bundle.path} (verified: every step checked and accepted)")
     for label, rows in (("inputs", m["inputs"]), ("outputs", m["outputs"])):
         print(f"{label}: " + ", ".join(_signature_entry(r) for r in rows))
+    bound = m.get("certified_error_bound") or {}
+    if bound.get("certified"):
+        print(f"certified error bound over {args.input_box}: |{bound['output']} - real| <= "
+              f"{max(bound['abs']):.3g} (largest of {len(bound['abs'])}; manifest.json, certified_error_bound)")
     print(f"compiled in {m['compile_seconds']:.2f} s")
     return 0
 
@@ -363,6 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rounding mode of every operation (default nearest, ties to even)")
     p.add_argument("--precision-config", metavar="JSON",
                    help='per-layer overrides, e.g. {"layers": {"first": {"precision": "f32"}}}')
+    p.add_argument("--input-box", metavar="BOX.npz",
+                   help="certify an error bound of the compiled code against the real-valued model "
+                        "over this input box (.npz with arrays lo and hi of the input's shape)")
     p.add_argument("--emit", choices=("spec", "fp", "loops", "c"),
                    help="print that stage to stdout instead of building a bundle")
     p.add_argument("--print-ir-after-all", action="store_true",
@@ -442,9 +449,9 @@ def _fail(message: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "compile" and args.emit and (args.output or args.print_ir_after_all):
+    if args.command == "compile" and args.emit and (args.output or args.print_ir_after_all or args.input_box):
         parser.error("--emit prints one stage to stdout; "
-                     "it takes neither -o nor --print-ir-after-all")
+                     "it takes neither -o, --print-ir-after-all nor --input-box")
     debug = os.environ.get("VNNC_DEBUG") == "1"
     try:
         return args.func(args)

@@ -164,10 +164,13 @@ def compile_model(
     print_ir_after_all: bool = False,
     model=None,
     manifest_extra: dict | None = None,
+    input_box: str | Path | None = None,
 ) -> Bundle:
     """Compile a model file into a bundle directory and return it. A `model` given (an
     in-memory Model, e.g. a training program built from the file) replaces the file's own;
-    `manifest_extra` adds entries to the manifest."""
+    `manifest_extra` adds entries to the manifest. An `input_box` (.npz with arrays lo and
+    hi of the input's shape) adds the error analysis and a certified error bound (with f32
+    as the default precision)."""
     from vnnc.backends.build import BuildError, build_shared, flags
     from vnnc.backends.c import CPrintError, abi_source, emit_c
     from vnnc.frontend_mlir import parse_module
@@ -186,6 +189,9 @@ def compile_model(
     model = model if model is not None else load_model(model_path, batch)
     inputs, outputs = signature(model.module)
     autograd = has_ad_op(model.module)
+    box = _input_box(input_box, inputs, outputs) if input_box is not None else None
+    if box is not None and not precision:
+        precision = {"precision": "f32"}
     passes = pipeline_passes(precision, autograd)
     stages = run_pipeline(model, passes)
     cross_check = _cross_check_onnx(model, stages[0].text, model_path)
@@ -227,6 +233,7 @@ def compile_model(
         }
         (tmp / "witnesses" / "00-import.json").write_text(json.dumps(import_witness, indent=1))
         witness_rows.insert(0, {"stage": "00-import", "file": "witnesses/00-import.json"})
+        error_bound = _error_bound(model, stages, box, precision, outputs, tmp)
 
         # the backend reads the final stage back from the bundle, not from memory
         final = (tmp / stage_rows[-1]["file"]).read_text()
@@ -268,6 +275,7 @@ def compile_model(
                       "seconds": round(build_seconds, 3)},
             "compile_seconds": round(time.perf_counter() - t_start, 3),
             "tested": model.tested,
+            "certified_error_bound": error_bound,
             **(manifest_extra or {}),
             "checks": [],
             "verified": False,
@@ -383,6 +391,44 @@ def _cross_check_onnx(model, stage_text: str, path: Path) -> dict | None:
         print(f"vnnc: warning: {headline} ({path}: {detail}; the import is tested, "
               "not checked: see TRUST.md)", file=sys.stderr)
     return row
+
+
+def _input_box(path, inputs: list[dict], outputs: list[dict]) -> tuple:
+    """(path, lo, hi, bytes) of an --input-box file, checked against the model's signature."""
+    from vnnc.passes.error_analysis import AnalysisError, load_box
+
+    if len(inputs) != 1 or len(outputs) != 1 or inputs[0]["dtype"] != "float32":
+        raise VnncError(f"{path}: an input box needs a model with one float32 input and one output "
+                        f"(this one has {len(inputs)} inputs, {len(outputs)} outputs)")
+    try:
+        return (path, *load_box(path, inputs[0]["shape"]))
+    except AnalysisError as e:
+        raise VnncError(str(e)) from None
+
+
+def _error_bound(model, stages: list, box: tuple | None, precision: dict | None, outputs: list[dict],
+                 tmp: Path) -> dict:
+    """The manifest's certified_error_bound: the error analysis of the fp stage over the box,
+    its witness (witnesses/error-bound.json) and the box (input_box.npz) written into `tmp`."""
+    if box is None:
+        return {"certified": False, "reason": "no input box was given (--input-box): no error bound was certified"}
+    from vnnc.passes import error_analysis
+
+    _, lo, hi, data = box
+    fp_stage = next(s for s in stages if s.pass_name == "assign-precision")
+    t0 = time.perf_counter()
+    try:
+        w = error_analysis.witness(fp_stage.text, model.params, (tmp / "params.safetensors").read_bytes(),
+                                   lo, hi, data)
+    except error_analysis.AnalysisError as e:
+        raise VnncError(f"{model.source}: {e}") from None
+    seconds = time.perf_counter() - t0
+    (tmp / "input_box.npz").write_bytes(data)
+    (tmp / "witnesses" / "error-bound.json").write_text(json.dumps(w))
+    return {"certified": True, "output": outputs[0]["name"], "abs": w["claims"]["abs"],
+            "input_box": "input_box.npz", "input_box_sha256": w["claims"]["input_box_sha256"],
+            "precision": _precision_record(precision), "witness": "witnesses/error-bound.json",
+            "leaves": error_analysis.count_leaves(w["claims"]["tree"]), "analysis_seconds": round(seconds, 3)}
 
 
 def _precision_record(precision: dict | None) -> dict:

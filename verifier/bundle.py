@@ -106,11 +106,21 @@ def _check_bundle(root: Path, sample: bool, rows: list[dict]) -> None:
         except Reject as e:
             verdict = Rejected(str(e))
         rows.append(_row(name, str(files.get(name) or ""), verdict, t0))
+    bound, certified = manifest.get("certified_error_bound"), None
+    if isinstance(bound, dict) and bound.get("certified") is True:  # the roundoff witness of the fp stage
+        t0, fp = time.perf_counter(), [texts[s["name"]] for s in manifest["stages"] if s["pass"] == "assign-precision"]
+        try:
+            box, witness = _read(root, bound.get("input_box"), "box"), load_json(_read(root, bound.get("witness"), "w"))
+            verdict = check(fp[-1], fp[-1], witness, {"params": params, "box": box, "manifest": bound})
+        except (Reject, IndexError) as e:
+            verdict = Rejected(str(e) or "no assign-precision stage")
+        rows.append(_row("error-bound", str(bound.get("witness")), verdict, t0))
+        certified = (fp[-1], root / bound["input_box"], bound["abs"]) if verdict else None
     if sample:
         t0 = time.perf_counter()
         if all(row["verdict"] == "accepted" for row in rows):
             # the reference is the stage the loops implement: the fp stage, or the spec stage
-            verdict = check_library(root, manifest, texts[names[-2]], params)
+            verdict = check_library(root, manifest, texts[names[-2]], params, certified)
         else:  # the reference would evaluate an unchecked spec stage
             verdict = Rejected("not run: an earlier step was rejected")
         rows.append(_row("library", manifest["artifacts"]["library"], verdict, t0))

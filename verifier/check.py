@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 MAX_WITNESS_BYTES = 64 << 20
 KINDS = {"spec-wellformed": "wellformed", "precision": "precision", "loop-nests": "loops",
-         "ad-wellformed": "autograd", "autograd": "autograd"}  # kind -> module with check()
+         "ad-wellformed": "autograd", "autograd": "autograd",
+         "roundoff": "roundoff"}  # kind -> module with check()
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,10 @@ def sha256(data: str | bytes) -> str:
     return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
 
 
-def check(source: str | bytes, target: str, witness) -> Accepted | Rejected:
+def check(source: str | bytes, target: str, witness, extra: dict | None = None) -> Accepted | Rejected:
     """One witness (JSON text or loaded) relating `source`, the previous stage's text (the
-    parameter file's bytes for the import), to the stage `target`."""
+    parameter file's bytes for the import), to the stage `target`; `extra` holds the further
+    files (name -> bytes) a kind reads, whose hashes its claims name."""
     try:
         w = load_json(witness) if isinstance(witness, (str, bytes)) else witness
         if not isinstance(w, dict):
@@ -80,7 +82,8 @@ def check(source: str | bytes, target: str, witness) -> Accepted | Rejected:
             raise Reject("target_sha256 does not match the target stage")
         if w["kind"] not in KINDS:
             raise Reject(f"unknown witness kind {w['kind']!r}")
-        importlib.import_module(f"vnnc.verifier.{KINDS[w['kind']]}").check(source, target, w)
+        module = importlib.import_module(f"vnnc.verifier.{KINDS[w['kind']]}")
+        module.check(source, target, w, extra) if extra is not None else module.check(source, target, w)
         return Accepted()
     except Reject as e:
         return Rejected(str(e))

@@ -1,0 +1,610 @@
+"""error-analysis: a range and a roundoff bound for every value of the fp stage over an input box.
+
+Expects: the fp stage written by assign-precision (every compute op an fp twin carrying its
+storage format, rounding mode and accumulation format), the parameters, and an input box
+[lo, hi] of the model's one input. Guarantees, for every input x in the box and every value
+v of @main: the real value v(x) of the spec program lies in the claimed range, and the
+value the fp program computes differs from it by an amount inside the claimed error
+interval, whatever order the reductions sum in. The claims form a `roundoff` witness that
+verifier/roundoff.py recomputes (docs/WITNESS.md §5.5 states the algorithm both follow);
+this module is the untrusted oracle that searches the split tree and the relu rules and
+predicts the recomputation, with its own code, widening every claim by MARGIN.
+
+The domain (affine arithmetic: DeepZ for ranges, FPTaylor/Satire-style roundoff with the
+higher-order terms bounded, not dropped). Every value carries two affine forms,
+`c + Mv ev + Mr er + [-r, r]` elementwise, over value symbols ev (the input box, relu
+relaxations) and roundoff symbols er, all in [-1, 1]:
+
+- `val`, its real value: the box is mid + rad ev; linear maps act exactly; relu of a value
+  in [l, u] is lam v + [b_lo, b_hi], lam = clip(u / (u - l), 0, 1) (DeepZ), the offset
+  interval a fresh value symbol;
+- `err`, its error (fp value minus real value). A contraction z = x W + b computed from
+  rounded operands W_hat = W + dW, x_hat = x + e has e_z = e W_hat + x dW + db + delta:
+  the known rounding dW = round(W) - W of a parameter is applied to the *form* of x, so it
+  stays correlated with the input; delta, the arithmetic's own roundoff, is one fresh
+  roundoff symbol per element of size gamma_{n+1}(u_A) (|x_hat| |W_hat| + |b_hat|) + n eta_A
+  for n + 1 terms summed in any order in the accumulation format A (Higham, Accuracy and
+  Stability of Numerical Algorithms, 2nd ed., §3.1), plus u_S |z_hat| + eta_S for the one
+  rounding into the storage format S (for directed modes u doubles; eta is the smallest
+  subnormal, halved for nearest). A stored value that may exceed S's largest finite value
+  means no bound: the analysis fails;
+- relu's error e' = relu(v + e) - relu(v) follows one of three rules, each sound for any
+  neuron, chosen per element by the oracle and recorded in the witness: `p` (pass)
+  e' in e + [-max(0, -l), max(0, -l_hat)], `b` (block) e' in [-max(0, u), max(0, u_hat)],
+  `h` (half) e' in e/2 + [-|e|/2, |e|/2] (from e' = d e, d in [0, 1]);
+- for a contraction summed in the recorded "sequential" order (which the loop checker holds
+  the kernels to), the smaller partial-sum bound of Higham §4.2 may replace gamma_{n+1}.
+Other ops (tanh, sigmoid, softmax, ...) have no error analysis yet: a clear error.
+
+Every float64 operation on the forms is accounted for: matrix products by the gamma_n
+bound of verifier/interval.py, elementwise operations by F64_ROUND relative; these
+rounding terms go to the remainder r. Ranges tighten as boxes shrink, so the box is split
+(a tree of halvings along one input coordinate): the leaf with the largest output bound is
+split along the coordinate that contributes most to its output range, within a budget.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+
+import numpy as np
+from vnnc.dialects import fp, spec
+from vnnc.verifier.interval import ETA, center_radius, down, matmul_enclose, up
+
+NAME = "error-analysis"
+MARGIN = 2.0**-30  # relative widening of every claim; the checker's recomputation lands inside
+F64_ROUND = 2.0**-52  # |fl(a op b) - a op b| <= F64_ROUND |fl(a op b)| (+ ETA for a product)
+SPLIT_WORK = 4_000_000  # the split search stops at about this many leaves x parameters
+MAX_LEAVES = 4096
+GAIN, STALL = 1 / 8, 3  # splitting stops when STALL halvings in a row gained less than GAIN
+SUPPORTED = "linear, matmul (x @ W), add, sub, relu, flatten, reshape, round"
+
+
+class AnalysisError(Exception):
+    pass
+
+
+def format_limits(name: str, rounding: str) -> tuple[float, float, float]:
+    """(u, eta, biggest): |round(y) - y| <= u |y| + eta whenever |y| <= biggest."""
+    f = fp.parse_format(name)
+    directed = rounding != "nearest"
+    u = 2.0 ** -(f.mbits + 1) * (2 if directed else 1)
+    eta = 2.0 ** (1 - f.bias - f.mbits) * (1 if directed else 0.5)
+    if f.kind == "ieee":
+        biggest = (2 - 2.0**-f.mbits) * 2.0**f.bias
+    else:  # fn formats: the all-ones exponent holds numbers, all-ones there is NaN
+        biggest = (2 - 2.0 ** (1 - f.mbits)) * 2.0 ** (f.bias + 1)
+    return u, eta, biggest
+
+
+def contains(outer: str, inner: str) -> bool:
+    """Every value of format `inner` is one of `outer` (so converting is exact)."""
+    a, b = fp.parse_format(outer), fp.parse_format(inner)
+    return a.mbits >= b.mbits and a.ebits >= b.ebits and a.kind == "ieee"
+
+
+def gamma64(n: int) -> float:
+    return gamma(n, 2.0**-53)
+
+
+def gamma(n: int, u: float) -> float:
+    """An upper bound of gamma_n = n u / (1 - n u)."""
+    if n * u >= 0.5:
+        raise AnalysisError(f"{NAME}: a sum of {n} terms is too long for unit roundoff {u:g}")
+    return float(up(up(n * u) / down(1.0 - n * u)))
+
+
+def round_to(x: np.ndarray, fmt: str, mode: str) -> np.ndarray:
+    """x (float64, finite) rounded to `fmt` in `mode`; inf where it overflows."""
+    f = fp.parse_format(fmt)
+    _, exp = np.frexp(x)
+    quantum = np.ldexp(1.0, np.maximum(exp - 1, 1 - f.bias) - f.mbits)
+    step = {"nearest": np.rint, "zero": np.trunc, "up": np.ceil, "down": np.floor}[mode]
+    r = step(x / quantum) * quantum
+    _, _, biggest = format_limits(fmt, mode)
+    return np.where(np.abs(r) > biggest, np.inf, r)
+
+
+# ---------------------------------------------------------------- affine forms
+
+
+def _sum_cols(m: np.ndarray) -> np.ndarray:
+    """|m| summed over symbols (rows of m), rounded up."""
+    if m.shape[0] == 0:
+        return np.zeros(m.shape[1])
+    s, e = matmul_enclose(np.ones(m.shape[0]), np.abs(m))
+    return up(s + e)
+
+
+def _grow(m: np.ndarray, k: int) -> np.ndarray:
+    return m if m.shape[0] == k else np.concatenate([m, np.zeros((k - m.shape[0], m.shape[1]))])
+
+
+@dataclass
+class Affine:
+    """x = c + ev @ mv + er @ mr + [-r, r] for flat x; mv [Kv, n], mr [Kr, n]."""
+
+    c: np.ndarray
+    mv: np.ndarray
+    mr: np.ndarray
+    r: np.ndarray
+
+    @staticmethod
+    def const(c) -> Affine:
+        c = np.array(c, np.float64).reshape(-1)
+        return Affine(c, np.zeros((0, c.size)), np.zeros((0, c.size)), np.zeros(c.size))
+
+    def radius(self) -> np.ndarray:
+        return up(up(_sum_cols(self.mv) + _sum_cols(self.mr)) + self.r)
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        rad = self.radius()
+        return down(self.c - rad), up(self.c + rad)
+
+    def magnitude(self) -> np.ndarray:
+        return up(np.abs(self.c) + self.radius())
+
+    def rounding(self) -> np.ndarray:
+        """A bound of the rounding of forms whose entries each came from one float64 operation."""
+        total = up(up(np.abs(self.c) + _sum_cols(self.mv)) + _sum_cols(self.mr))
+        return up(up(total * F64_ROUND) + 2 * ETA)
+
+    def loose(self, extra) -> Affine:
+        return Affine(self.c, self.mv, self.mr, up(self.r + extra))
+
+    def plus(self, other: Affine, sign: float = 1.0) -> Affine:
+        kv, kr = max(len(self.mv), len(other.mv)), max(len(self.mr), len(other.mr))
+        out = Affine(self.c + sign * other.c, _grow(self.mv, kv) + sign * _grow(other.mv, kv),
+                     _grow(self.mr, kr) + sign * _grow(other.mr, kr), up(self.r + other.r))
+        return out.loose(out.rounding())
+
+    def times(self, d: np.ndarray) -> Affine:
+        """d * self for an exact vector d."""
+        out = Affine(d * self.c, self.mv * d, self.mr * d, up(np.abs(d) * self.r))
+        return out.loose(out.rounding())
+
+    def matmul(self, b: np.ndarray) -> Affine:
+        """self viewed as rows [.., n] times b [n, out]."""
+        n, cols = b.shape
+        rows = self.c.size // n
+        c, e_c = matmul_enclose(self.c.reshape(rows, n), b)
+        r, e_r = matmul_enclose(self.r.reshape(rows, n), np.abs(b))
+        rest = up(e_c + up(r + e_r)).reshape(-1)
+        forms = []
+        for m in (self.mv, self.mr):
+            forms.append((m.reshape(-1, n) @ b).reshape(len(m), rows * cols))
+            if len(m):  # each entry errs by <= gamma_n (|m| |b|) + n ETA; summed over the symbols:
+                s, e = matmul_enclose(_sum_cols(m).reshape(rows, n), np.abs(b))
+                rest = up(rest + up(up(gamma64(n) * up(s + e)).reshape(-1) + len(m) * n * ETA))
+        return Affine(c.reshape(-1), forms[0], forms[1], rest)
+
+    def gather(self, index: np.ndarray) -> Affine:
+        return Affine(self.c[index], self.mv[:, index], self.mr[:, index], self.r[index])
+
+
+class Symbols:
+    """Hands out fresh symbols: one per element, in order, for every fresh term."""
+
+    def __init__(self):
+        self.values = 0
+        self.roundoffs = 0
+
+    def fresh(self, a: Affine, extra, pool: str) -> Affine:
+        """a + [-extra, extra] elementwise, each nonzero element's term a new symbol of `pool`."""
+        extra = up(np.broadcast_to(np.asarray(extra, np.float64), a.c.shape))
+        rows = np.nonzero(extra)[0]
+        new = np.zeros((len(rows), a.c.size))
+        new[np.arange(len(rows)), rows] = extra[rows]
+        if pool == "value":
+            self.values += len(rows)
+            return Affine(a.c, np.concatenate([_grow(a.mv, self.values - len(rows)), new]), a.mr, a.r)
+        self.roundoffs += len(rows)
+        return Affine(a.c, a.mv, np.concatenate([_grow(a.mr, self.roundoffs - len(rows)), new]), a.r)
+
+
+# ---------------------------------------------------------------- values and ops
+
+
+@dataclass
+class Value:
+    """A tensor: its real value's form, its error's form, its storage format; `known` for a
+    parameter or constant (val.c is its exact value, err.c its exact rounding)."""
+
+    shape: tuple
+    val: Affine
+    err: Affine
+    fmt: str = "f32"
+    known: bool = False
+
+    def computed(self) -> tuple[np.ndarray, np.ndarray]:
+        """An enclosure of the fp program's value."""
+        (lo, hi), (elo, ehi) = self.val.bounds(), self.err.bounds()
+        return down(lo + elo), up(hi + ehi)
+
+    def magnitude(self) -> np.ndarray:
+        lo, hi = self.computed()
+        return np.maximum(np.abs(lo), np.abs(hi))
+
+
+def sequential_error(x: Value, w_hat: np.ndarray, b: Value | None, u: float, eta: float) -> np.ndarray:
+    """The roundoff of s = 0; s = s + x_k w_k for k = 1 .. n in this order, then s + b
+    (Higham §4.2): the products err by u |p_k| (+ eta), the i-th addition by u |t_i| with
+    |t_i| <= |T_i| + gamma_n P, T_i = sum_{k <= i} x_hat_k w_hat_k enclosed by interval
+    partial sums over the box, P = sum_k |x_hat_k w_hat_k|; |T_n + b| <= |T_n| + |b|."""
+    n = w_hat.shape[0]
+    g = gamma64(n + 1)
+    lo, hi = x.computed()
+    a, c = lo.reshape(-1, n, 1) * w_hat, hi.reshape(-1, n, 1) * w_hat
+    p_lo, p_hi = down(np.minimum(a, c)), up(np.maximum(a, c))
+    p_abs = np.maximum(-p_lo, p_hi)
+    slack = up(g * up(np.cumsum(p_abs, axis=1) * (1 + g)))
+    t_max = np.maximum(up(slack - np.cumsum(p_lo, axis=1)), up(np.cumsum(p_hi, axis=1) + slack))
+    total = up(t_max[:, 1:].sum(axis=1) * (1 + g))
+    if b is not None:
+        total = up(total + up(t_max[:, -1] + np.abs(b.val.c + b.err.c)))
+    per_product = up(u + up(2 * n * u * gamma(n + 1, u)))
+    return up(up(up(u * total) + up(per_product * up(p_abs.sum(axis=1) * (1 + g)))) + n * eta).reshape(-1)
+
+
+def _relu_offset(lam, lo, hi):
+    """An upper bound of relu(x) - lam x over x in [lo, hi] for lam in [0, 1] (its lower bound
+    is 0): the function falls, then rises, so its max is at an end."""
+    return np.maximum(up(np.maximum(lo, 0.0) - down(lam * lo)), up(np.maximum(hi, 0.0) - down(lam * hi)))
+
+
+class Leaf:
+    """The analysis of the fp stage over one box; `rules` are the relu rules to follow (or
+    None: choose them, recording the choice in `chosen`)."""
+
+    def __init__(self, box_lo: np.ndarray, box_hi: np.ndarray, rules: list[str] | None = None):
+        self.symbols = Symbols()
+        self.rules, self.chosen = rules, []
+        lo, hi = box_lo.reshape(-1), box_hi.reshape(-1)
+        mid, rad = center_radius(lo, hi)
+        rad = np.where(hi > lo, rad, 0.0)
+        self.input = Value(box_lo.shape, self.symbols.fresh(Affine.const(mid), rad, "value"),
+                           Affine.const(np.zeros(lo.size)))
+
+    def store(self, z: Value, fmt: str, acc: str, rounding: str, where: str, arith=0.0, exact=False) -> Value:
+        """z computed in `acc` with roundoff `arith`, rounded once to `fmt` (`exact`: it is a
+        value of fmt already): one fresh roundoff symbol per element for both."""
+        extra = np.broadcast_to(np.asarray(arith, np.float64), z.val.c.shape)
+        if not exact and not contains(fmt, acc):
+            u, eta, _ = format_limits(fmt, rounding)
+            extra = up(extra + up(up(u * up(z.magnitude() + extra)) + eta))
+        out = Value(z.shape, z.val, self.symbols.fresh(z.err, extra, "roundoff"), fmt)
+        _, _, biggest = format_limits(fmt, rounding)
+        worst = float(np.max(out.magnitude(), initial=0.0))
+        if not worst <= biggest:
+            raise AnalysisError(f"{NAME}: {where} may overflow {fmt} over the input box (|value| up to "
+                                f"{worst:.4g} > {biggest:.4g}): no error bound can be certified")
+        return out
+
+    def round(self, x: Value, fmt: str, rounding: str, where: str) -> Value:
+        if contains(fmt, x.fmt):
+            return Value(x.shape, x.val, x.err, fmt, x.known)
+        if x.known:  # the rounding of a known value is known: round(W) - W, exactly
+            w_hat = round_to(x.val.c, fmt, rounding)
+            if not np.all(np.isfinite(w_hat)):
+                raise AnalysisError(f"{NAME}: {where}: a parameter or constant overflows {fmt}")
+            return Value(x.shape, x.val, Affine.const(w_hat - x.val.c), fmt, True)
+        return self.store(x, fmt, x.fmt, rounding, where)
+
+    def contraction(self, x: Value, w: np.ndarray, dw: np.ndarray, b: Value | None, shape, fmt, acc,
+                    rounding, order, where) -> Value:
+        """x @ w (+ b): w [n, out] a known matrix read with rounding dw, b a known vector."""
+        n = w.shape[0]
+        w_hat = w + dw  # exact: round(W) and W lie on one binade's grid
+        val = x.val.matmul(w)
+        err = x.err.matmul(w_hat).plus(x.val.matmul(dw))
+        total, e = matmul_enclose(x.magnitude().reshape(-1, n), np.abs(w_hat))
+        total = up(total + e).reshape(-1)
+        if b is not None:
+            reps = val.c.size // b.val.c.size
+            val = val.plus(Affine.const(np.tile(b.val.c, reps)))
+            err = err.plus(Affine.const(np.tile(b.err.c, reps)))
+            total = up(total + np.tile(np.abs(b.val.c + b.err.c), reps))
+        u_a, eta_a, big_a = format_limits(acc, rounding)
+        if not float(np.max(total, initial=0.0)) * 2 <= big_a:
+            raise AnalysisError(f"{NAME}: {where}: partial sums may overflow {acc} over the input box")
+        arith = up(up(gamma(n + (b is not None), u_a) * total) + n * eta_a)
+        if order == "sequential":
+            arith = np.minimum(arith, sequential_error(x, w_hat, b, u_a, eta_a))
+        return self.store(Value(tuple(shape), val, err, acc), fmt, acc, rounding, where, arith)
+
+    def add(self, a: Value, b: Value, sign: float, shape, fmt, acc, rounding, where) -> Value:
+        shape = tuple(shape)
+
+        def spread(v: Value, form: Affine) -> Affine:
+            lead = (1,) * (len(shape) - len(v.shape))
+            index = np.broadcast_to(np.arange(form.c.size).reshape(*lead, *v.shape), shape).reshape(-1)
+            return form.gather(index)
+
+        z = Value(shape, spread(a, a.val).plus(spread(b, b.val), sign), spread(a, a.err).plus(spread(b, b.err), sign), acc)
+        u_a, _, _ = format_limits(acc, rounding)
+        exact = b.known and not np.any(b.val.c + b.err.c)  # x +- 0 is x, in every mode
+        return self.store(z, fmt, acc, rounding, where, 0.0 if exact else up(u_a * z.magnitude()))
+
+    def relu(self, x: Value, fmt, where) -> Value:
+        lo, hi = x.val.bounds()
+        clo, chi = x.computed()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lam = np.where(hi > lo, hi / (hi - lo), np.where(lo >= 0, 1.0, 0.0))
+        lam = np.clip(lam, 0.0, 1.0)
+        top = _relu_offset(lam, lo, hi)
+        mid, rad = center_radius(np.zeros_like(top), top)
+        val = x.val.times(lam).plus(Affine.const(mid))
+        val = self.symbols.fresh(val, rad, "value")
+        # the error: rules p, b, h (module docstring), one per element
+        elo, ehi = x.err.bounds()
+        big = np.maximum(np.abs(elo), np.abs(ehi))
+        p_lo, p_hi = down(elo - np.maximum(-lo, 0.0)), up(ehi + np.maximum(-clo, 0.0))
+        b_lo_, b_hi_ = -np.maximum(hi, 0.0), np.maximum(chi, 0.0)
+        if self.rules is None:
+            widths = np.stack([p_hi - p_lo, b_hi_ - b_lo_, up(big + (ehi - elo) / 2)])
+            rule = "".join("pbh"[k] for k in np.argmin(widths, axis=0))
+            self.chosen.append(rule)
+        else:
+            rule = self.rules[len(self.chosen)]
+            self.chosen.append(rule)
+            if len(rule) != lo.size or set(rule) - set("pbh"):
+                raise AnalysisError(f"{NAME}: {where}: bad relu rule {rule!r}")
+        code = np.array([ord(ch) for ch in rule])
+        is_p, is_b = code == ord("p"), code == ord("b")
+        keep = np.where(is_p, 1.0, np.where(is_b, 0.0, 0.5))
+        lo_add = np.where(is_p, -np.maximum(-lo, 0.0), np.where(is_b, b_lo_, -big / 2))
+        hi_add = np.where(is_p, np.maximum(-clo, 0.0), np.where(is_b, b_hi_, big / 2))
+        mid, rad = center_radius(down(lo_add), up(hi_add))
+        err = x.err.times(keep).plus(Affine.const(mid))
+        err = self.symbols.fresh(err, rad, "roundoff")
+        return Value(x.shape, val, err, fmt)
+
+
+# ---------------------------------------------------------------- the fp stage
+
+
+@dataclass
+class Program:
+    """@main of the fp stage as plain data: the input's shape and one step per op."""
+
+    shape: tuple
+    steps: list  # (index, name, operand indices, attrs); index -1 is the input
+
+
+def program(module) -> Program:
+    from vnnc.model import entry_function
+
+    block = entry_function(module).body.block
+    if len(block.args) != 1:
+        raise AnalysisError(f"{NAME}: an input box needs a model with one input, not {len(block.args)}")
+    where = {block.args[0]: -1}
+    steps = []
+    for i, op in enumerate(block.ops):
+        args = [where[v] for v in op.operands]
+        if op.name == "func.return":
+            if len(args) != 1:
+                raise AnalysisError(f"{NAME}: an error bound needs a model with one output")
+            steps.append((i, "return", args, {}))
+            break
+        if isinstance(op, spec.ParamOp):
+            attrs = {"param": op.param_name.data}
+        elif isinstance(op, spec.ConstantOp):
+            data = np.asarray(op.value.get_values(), np.float64)
+            attrs = {"value": np.broadcast_to(data, spec.shape_of(op.result))}
+        elif isinstance(op, fp.RoundOp):
+            attrs = {"format": op.format.data, "rounding": op.rounding.data}
+        elif isinstance(op, fp.FpOp):
+            a = op.attrs()
+            attrs = {"format": fp.format_of(op.result.type).name, "acc": a["acc"], "rounding": a["rounding"],
+                     "order": a["order"]}
+        else:
+            raise AnalysisError(f"{NAME}: {op.name} (op {i} of @main) is not an op of the fp stage")
+        attrs["shape"] = spec.shape_of(op.result)
+        where[op.results[0]] = i
+        steps.append((i, op.name, args, attrs))
+    return Program(tuple(spec.shape_of(block.args[0])), steps)
+
+
+def run_leaf(prog: Program, params: dict, box_lo, box_hi, rules=None) -> tuple[dict, Value, Leaf]:
+    """Every value of @main over one box: ({index: Value}, the output, the leaf)."""
+    leaf = Leaf(box_lo, box_hi, rules)
+    env = {-1: leaf.input}
+    for i, name, args, a in prog.steps:
+        where = f"{name} (op {i} of @main)"
+        xs = [env[k] for k in args]
+        if name == "return":
+            return env, xs[0], leaf
+        if name == "spec.param":
+            w = np.asarray(params[a["param"]], np.float64)
+            v = Value(w.shape, Affine.const(w), Affine.const(np.zeros(w.size)), "f32", True)
+        elif name == "spec.constant":
+            v = Value(a["shape"], Affine.const(a["value"]), Affine.const(np.zeros(a["value"].size)), "f32", True)
+        elif name == "fp.round":
+            v = leaf.round(xs[0], a["format"], a["rounding"], where)
+        else:
+            v = apply(leaf, name.removeprefix("fp."), xs, a, where)
+        env[i] = v
+    raise AnalysisError(f"{NAME}: @main has no return")
+
+
+def apply(leaf: Leaf, name: str, xs: list[Value], a: dict, where: str) -> Value:
+    fmt, acc, rounding, shape = a["format"], a["acc"], a["rounding"], a["shape"]
+    if name in ("flatten", "reshape"):
+        return Value(tuple(shape), xs[0].val, xs[0].err, xs[0].fmt, xs[0].known)
+    if name in ("linear", "matmul"):
+        x, w = xs[0], xs[1]
+        if not w.known or len(w.shape) != 2 or len(x.shape) < 2 or (len(xs) == 3 and not xs[2].known):
+            raise AnalysisError(f"{NAME}: {where}: the error analysis needs x @ W with W a known matrix "
+                                "(a parameter or constant)")
+        wm, dw = w.val.c.reshape(w.shape), w.err.c.reshape(w.shape)
+        if name == "linear":
+            wm, dw = wm.T, dw.T
+        return leaf.contraction(x, wm, dw, xs[2] if len(xs) == 3 else None, shape, fmt, acc, rounding,
+                                a["order"], where)
+    if name in ("add", "sub"):
+        return leaf.add(xs[0], xs[1], 1.0 if name == "add" else -1.0, shape, fmt, acc, rounding, where)
+    if name == "relu":
+        return leaf.relu(xs[0], fmt, where)
+    raise AnalysisError(f"{NAME}: {where}: fp.{name} is not supported by the error analysis "
+                        f"(supported: {SUPPORTED})")
+
+
+# ---------------------------------------------------------------- splitting and claims
+
+
+@dataclass
+class Node:
+    lo: np.ndarray
+    hi: np.ndarray
+    bound: np.ndarray  # the output's error bound over this box
+    rules: list[str]
+    values: dict | None  # index -> (range lo, range hi, error lo, error hi)
+    gain: np.ndarray  # per input element: its share of the output's range
+    split: tuple | None = None  # (dim, at, below, above)
+    stall: int = 0  # splits in a row that lowered this box's bound by less than GAIN
+
+
+def evaluate(prog: Program, params: dict, lo: np.ndarray, hi: np.ndarray) -> Node:
+    env, out, leaf = run_leaf(prog, params, lo, hi)
+    elo, ehi = out.err.bounds()
+    values = {i: (*v.val.bounds(), *v.err.bounds()) for i, v in env.items() if i >= 0 and not v.known}
+    gain = _sum_cols(out.val.mv[: lo.size].T) if len(out.val.mv) else np.zeros(lo.size)
+    return Node(lo, hi, np.maximum(np.abs(elo), np.abs(ehi)), leaf.chosen, values, gain)
+
+
+def analyse(module, params: dict[str, np.ndarray], box_lo: np.ndarray, box_hi: np.ndarray,
+            max_leaves: int | None = None) -> dict:
+    """The roundoff witness's claims: split tree with relu rules, per-value range and error
+    (hulls over the leaves), and the output's bound per element."""
+    prog = program(module)
+    lo, hi = np.asarray(box_lo, np.float64), np.asarray(box_hi, np.float64)
+    if max_leaves is None:
+        size = sum(int(np.asarray(p).size) for p in params.values()) + lo.size
+        max_leaves = max(1, min(MAX_LEAVES, SPLIT_WORK // size))
+    root = evaluate(prog, params, lo, hi)
+    scale = np.where(root.bound > 0, root.bound, 1.0)
+
+    def worst(node: Node) -> float:  # the largest output bound, relative to the whole box's
+        return float(np.max(node.bound / scale, initial=0.0))
+
+    heap = [(-worst(root), 0, root)]
+    leaves, count = 1, 0
+    while leaves < max_leaves and heap:
+        key, _, node = heapq.heappop(heap)
+        dim = int(np.argmax(node.gain))
+        a, b = node.lo.reshape(-1)[dim], node.hi.reshape(-1)[dim]
+        at = a / 2 + b / 2
+        if node.stall >= STALL or node.gain[dim] <= 0 or not a < at < b:
+            break  # the worst leaf cannot be improved: neither can the bound
+        below_hi, above_lo = node.hi.copy(), node.lo.copy()
+        below_hi.reshape(-1)[dim] = above_lo.reshape(-1)[dim] = at
+        below = evaluate(prog, params, node.lo, below_hi)
+        above = evaluate(prog, params, above_lo, node.hi)
+        node.split, node.values = (dim, float(at), below, above), None
+        for child in (below, above):
+            child.stall = node.stall + 1 if worst(child) > -key * (1 - GAIN) else 0
+            count += 1
+            heapq.heappush(heap, (-worst(child), count, child))
+        leaves += 1
+    return claims(root)
+
+
+def _leaves(node: Node):
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n.split is None:
+            yield n
+        else:
+            stack += [n.split[3], n.split[2]]
+
+
+def _tree(node: Node) -> dict:
+    if node.split is None:
+        return {"relu": node.rules}
+    dim, at, below, above = node.split
+    return {"dim": dim, "at": at, "below": _tree(below), "above": _tree(above)}
+
+
+def claims(root: Node) -> dict:
+    hull: dict[int, list] = {}
+    bound = np.zeros_like(root.bound)
+    for leaf in _leaves(root):
+        bound = np.maximum(bound, leaf.bound)
+        for i, (lo, hi, elo, ehi) in leaf.values.items():
+            h = hull.setdefault(i, [lo, hi, elo, ehi])
+            h[:] = np.minimum(h[0], lo), np.maximum(h[1], hi), np.minimum(h[2], elo), np.maximum(h[3], ehi)
+    values = [{"at": i, "range": _widened(lo, hi), "error": _widened(elo, ehi)}
+              for i, (lo, hi, elo, ehi) in sorted(hull.items())]
+    return {"tree": _tree(root), "values": values,
+            "abs": [float(x) for x in up(bound * (1 + MARGIN) + 2.0**-1070)]}
+
+
+def _widened(lo: np.ndarray, hi: np.ndarray) -> list[list[float]]:
+    w = up(np.maximum(np.abs(lo), np.abs(hi)) * MARGIN + 2.0**-1070)
+    return [[float(x) for x in down(lo - w)], [float(x) for x in up(hi + w)]]
+
+
+# ---------------------------------------------------------------- the driver's entry points
+
+
+def load_box(path, shape) -> tuple[np.ndarray, np.ndarray, bytes]:
+    """(lo, hi, file bytes) of an input box file: an .npz with float arrays `lo` and `hi` of
+    the input's shape, finite, lo <= hi."""
+    import io
+    import zipfile
+    from pathlib import Path
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise AnalysisError(f"{path}: cannot read the input box: {e.strerror or e}") from None
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            arrays = {k: z[k] for k in ("lo", "hi") if k in z.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+        raise AnalysisError(f"{path}: not an .npz file with arrays lo and hi ({e})") from None
+    for key in ("lo", "hi"):
+        if key not in arrays:
+            raise AnalysisError(f"{path}: the input box has no array {key!r} (it needs lo and hi)")
+        a = arrays[key]
+        if a.dtype.kind not in "fiu":
+            raise AnalysisError(f"{path}: array {key!r} has dtype {a.dtype}, expected floats")
+        if list(a.shape) != list(shape):
+            raise AnalysisError(f"{path}: array {key!r} has shape {list(a.shape)}, the model's input has "
+                                f"shape {list(shape)}")
+        if not np.all(np.isfinite(a)):
+            raise AnalysisError(f"{path}: array {key!r} holds NaN or infinite values")
+    lo, hi = arrays["lo"].astype(np.float64), arrays["hi"].astype(np.float64)
+    bad = np.argwhere(lo > hi)
+    if len(bad):
+        i = tuple(int(k) for k in bad[0])
+        raise AnalysisError(f"{path}: lo > hi at index {list(i)} ({lo[i]!r} > {hi[i]!r}); "
+                            f"{len(bad)} element(s) in all")
+    return lo, hi, data
+
+
+def witness(fp_text: str, params: dict, params_bytes: bytes, lo: np.ndarray, hi: np.ndarray,
+            box_bytes: bytes) -> dict:
+    """The roundoff witness of the fp stage `fp_text` over the box (docs/WITNESS.md §5.5)."""
+    import hashlib
+
+    from vnnc.frontend_mlir import parse_module
+
+    found = analyse(parse_module(fp_text, "fp stage"), params, lo, hi)
+    digest = hashlib.sha256(fp_text.encode()).hexdigest()
+    return {"version": 1, "pass": NAME, "kind": "roundoff", "source_sha256": digest, "target_sha256": digest,
+            "claims": {"input_box_sha256": hashlib.sha256(box_bytes).hexdigest(),
+                       "params_sha256": hashlib.sha256(params_bytes).hexdigest(), **found}}
+
+
+def count_leaves(tree: dict) -> int:
+    count, todo = 0, [tree]
+    while todo:
+        node = todo.pop()
+        if "relu" in node:
+            count += 1
+        else:
+            todo += [node["below"], node["above"]]
+    return count

@@ -1,0 +1,314 @@
+"""Checks the `roundoff` witness of error-analysis: a range and an error bound for every value
+of the fp stage over the input box, against the real-valued spec (docs/WITNESS.md §5.5).
+
+On every leaf of the witness's split tree the analysis is replayed with outward rounding:
+affine forms of each value and of its error; contractions err by gamma_{n+1}(u_A) sum |terms|
+in any order, or by the partial-sum bound in sequential order (Higham, Accuracy and Stability
+of Numerical Algorithms, §3.1, §4.2); storing into S by u_S |y| + eta_S, below S's largest
+value; relu by the rule the witness names. Every claim must contain the hull of the leaves.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from vnnc.verifier.check import Reject, sha256
+from vnnc.verifier.interval import ETA, center_radius, down, gamma, matmul_enclose, up
+from vnnc.verifier.mlir import parse
+from vnnc.verifier.params import param_sha256, read
+from vnnc.verifier.precision import format_bits, format_of, round_to
+from vnnc.verifier.semantics import main_function
+
+
+def limits(fmt: str, mode: str) -> tuple[float, float, float]:
+    """(u, eta, biggest): |round(y) - y| <= u |y| + eta for |y| <= biggest."""
+    e, m, kind = format_bits(fmt)
+    bias, directed = 2 ** (e - 1) - 1, mode != "nearest"
+    biggest = (2 - 2.0**-m) * 2.0**bias if kind == "ieee" else (2 - 2.0 ** (1 - m)) * 2.0 ** (bias + 1)
+    return 2.0 ** -(m + 1) * (1 + directed), 2.0 ** (1 - bias - m) * (1 if directed else 0.5), biggest
+
+
+def within(outer: str, inner: str) -> bool:
+    """Every value of format `inner` is one of `outer`."""
+    (eo, mo, ko), (ei, mi, _) = format_bits(outer), format_bits(inner)
+    return ko == "ieee" and eo >= ei and mo >= mi
+
+
+def gamma_u(n: int, u: float) -> float:
+    return float(up(up(n * u) / down(1.0 - n * u))) if n * u < 0.5 else np.inf
+
+
+def colsum(m: np.ndarray) -> np.ndarray:
+    """sum over symbols (rows) of |m|, rounded up."""
+    s, e = matmul_enclose(np.ones(len(m)), np.abs(m))
+    return up(s + e) if len(m) else np.zeros(m.shape[1])
+
+
+def grow(m: np.ndarray, k: int) -> np.ndarray:
+    return np.concatenate([m, np.zeros((k - len(m), m.shape[1]))])
+
+
+class Form:
+    """x = c + ev @ ms[0] + er @ ms[1] + [-r, r] elementwise for a flat x: value symbols ev,
+    roundoff symbols er, one row of ms[k] per symbol."""
+
+    def __init__(self, c, ms=None, r=None):
+        self.c = np.asarray(c, np.float64).reshape(-1)
+        self.ms = ms or [np.zeros((0, self.c.size))] * 2
+        self.r = np.zeros(self.c.size) if r is None else r
+
+    def bounds(self):
+        rad = up(up(colsum(self.ms[0]) + colsum(self.ms[1])) + self.r)
+        return down(self.c - rad), up(self.c + rad)
+
+    def rounded(self):
+        """self with r grown by the rounding of each entry's one float64 operation."""
+        total = up(up(np.abs(self.c) + colsum(self.ms[0])) + colsum(self.ms[1]))
+        return Form(self.c, self.ms, up(self.r + up(up(total * 2.0**-52) + 2 * ETA)))
+
+    def plus(self, o: Form, sign=1.0) -> Form:
+        k = [max(len(a), len(b)) for a, b in zip(self.ms, o.ms)]
+        ms = [grow(a, n) + sign * grow(b, n) for a, b, n in zip(self.ms, o.ms, k)]
+        return Form(self.c + sign * o.c, ms, up(self.r + o.r)).rounded()
+
+    def scale(self, d) -> Form:
+        return Form(d * self.c, [m * d for m in self.ms], up(np.abs(d) * self.r)).rounded()
+
+    def times(self, b) -> Form:
+        """self as rows [.., n] times b [n, k]; coefficients err by gamma_n |m| |b| + n eta each."""
+        n = b.shape[0]
+        c, e1 = matmul_enclose(self.c.reshape(-1, n), b)
+        r, e2 = matmul_enclose(self.r.reshape(-1, n), np.abs(b))
+        rest = up(e1 + up(r + e2)).reshape(-1)
+        for m in self.ms:
+            s, e = matmul_enclose(colsum(m).reshape(-1, n), np.abs(b))
+            rest = up(rest + up(up(gamma(n) * up(s + e)).reshape(-1) + len(m) * n * ETA))
+        return Form(c, [(m.reshape(-1, n) @ b).reshape(len(m), c.size) for m in self.ms], rest)
+
+    def take(self, index) -> Form:
+        return Form(self.c[index], [m[:, index] for m in self.ms], self.r[index])
+
+
+def enclosure(x):
+    """Bounds of the fp program's value of x = [shape, val, err, format, known]."""
+    (lo, hi), (elo, ehi) = x[1].bounds(), x[2].bounds()
+    return down(lo + elo), up(hi + ehi)
+
+
+def magnitude(x):
+    return np.maximum(*np.abs(enclosure(x)))
+
+
+class Leaf:
+    """The analysis over one box. A value is [shape, val, err, format, known]; a known value
+    (parameter, constant) holds its exact value in val.c and its exact rounding in err.c."""
+
+    def __init__(self, rules):
+        self.rules, self.count = list(rules), [0, 0]
+
+    def fresh(self, f: Form, extra, pool: int) -> Form:
+        """f + [-extra, extra], one new symbol of pool 0 (values) or 1 (roundoff) per element
+        with a nonzero term."""
+        extra = up(np.broadcast_to(np.asarray(extra, np.float64), f.c.shape))
+        rows = np.nonzero(extra)[0]
+        new = np.zeros((len(rows), f.c.size))
+        new[np.arange(len(rows)), rows] = extra[rows]
+        ms = list(f.ms)
+        ms[pool] = np.concatenate([grow(ms[pool], self.count[pool]), new])
+        self.count[pool] += len(rows)
+        return Form(f.c, ms, f.r)
+
+    def store(self, z, fmt, acc, mode, arith=0.0):
+        """z computed in acc with roundoff `arith`, rounded once to fmt, which it must not overflow."""
+        extra = up(np.broadcast_to(np.asarray(arith, np.float64), z[1].c.shape))
+        if not within(fmt, acc):
+            u, eta, _ = limits(fmt, mode)
+            extra = up(extra + up(up(u * up(magnitude(z) + extra)) + eta))
+        out = [z[0], z[1], self.fresh(z[2], extra, 1), fmt, False]
+        worst = float(np.max(magnitude(out), initial=0.0))
+        if not worst <= limits(fmt, mode)[2]:
+            raise Reject(f"a value may overflow {fmt} over the input box (|value| up to {worst:.4g})")
+        return out
+
+    def contraction(self, x, w, dw, b, order, shape, fmt, acc, mode):
+        n = w.shape[0]
+        w_hat = w + dw  # exact: round(W) and W share one binade's grid
+        val, err = x[1].times(w), x[2].times(w_hat).plus(x[1].times(dw))
+        s, e = matmul_enclose(magnitude(x).reshape(-1, n), np.abs(w_hat))
+        total = up(s + e).reshape(-1)
+        if b is not None:
+            k = val.c.size // b[1].c.size
+            val, err = val.plus(Form(np.tile(b[1].c, k))), err.plus(Form(np.tile(b[2].c, k)))
+            total = up(total + np.tile(np.abs(b[1].c + b[2].c), k))
+        u, eta, big = limits(acc, mode)
+        if not float(np.max(total, initial=0.0)) * 2 <= big:
+            raise Reject(f"partial sums may overflow {acc} over the input box")
+        arith = up(up(gamma_u(n + (b is not None), u) * total) + n * eta)
+        if order == "sequential":
+            arith = np.minimum(arith, sequential(x, w_hat, b, u, eta))
+        return self.store([shape, val, err, acc, False], fmt, acc, mode, arith)
+
+    def relu(self, x, fmt):
+        (lo, hi), (clo, chi), (elo, ehi) = x[1].bounds(), enclosure(x), x[2].bounds()
+        with np.errstate(divide="ignore", invalid="ignore"):  # DeepZ's slope; any lam in [0, 1] is sound
+            lam = np.clip(np.where(hi > lo, hi / (hi - lo), np.where(lo >= 0, 1.0, 0.0)), 0.0, 1.0)
+        # 0 <= relu(v) - lam v (lam in [0, 1]), a function that falls then rises: its max is at an end
+        top = np.maximum(up(np.maximum(lo, 0.0) - down(lam * lo)), up(np.maximum(hi, 0.0) - down(lam * hi)))
+        mid, rad = center_radius(np.zeros_like(top), top)
+        val = self.fresh(x[1].scale(lam).plus(Form(mid)), rad, 0)
+        rule = self.rules.pop(0) if self.rules else None
+        if not isinstance(rule, str) or len(rule) != lo.size or set(rule) - set("pbh"):
+            raise Reject("the relu rules of a leaf do not match its relu ops")
+        p, b = np.array([ch == "p" for ch in rule]), np.array([ch == "b" for ch in rule])
+        big = np.maximum(np.abs(elo), np.abs(ehi))
+        # p: e + [-max(0, -lo), max(0, -clo)]; b: [-max(0, hi), max(0, chi)]; h: e/2 +- |e|/2
+        add_lo = np.where(p, -np.maximum(-lo, 0.0), np.where(b, -np.maximum(hi, 0.0), -big / 2))
+        add_hi = np.where(p, np.maximum(-clo, 0.0), np.where(b, np.maximum(chi, 0.0), big / 2))
+        mid, rad = center_radius(down(add_lo), up(add_hi))
+        err = x[2].scale(np.where(p, 1.0, np.where(b, 0.0, 0.5))).plus(Form(mid))
+        return [x[0], val, self.fresh(err, rad, 1), fmt, False]
+
+
+def sequential(x, w_hat, b, u, eta):
+    """s = 0; s += x_k w_k (k = 1..n); s + b: the i-th addition errs by u |t_i|, its exact sum
+    t_i within gamma_n P of T_i = sum_{k<=i} x_k w_k (interval partial sums over the box),
+    P = sum_k |x_k w_k|; each product errs by u |x_k w_k| + eta (Higham §4.2)."""
+    n, g = w_hat.shape[0], gamma(w_hat.shape[0] + 1)
+    lo, hi = (v.reshape(-1, n, 1) * w_hat for v in enclosure(x))
+    p_lo, p_hi = down(np.minimum(lo, hi)), up(np.maximum(lo, hi))
+    p_abs = np.maximum(-p_lo, p_hi)  # >= |p| for p in [p_lo, p_hi]
+    slack = up(g * up(np.cumsum(p_abs, axis=1) * (1 + g)))  # float64 cumsum's own error
+    t = np.maximum(up(slack - np.cumsum(p_lo, axis=1)), up(np.cumsum(p_hi, axis=1) + slack))  # >= |T_i|
+    total = up(t[:, 1:].sum(axis=1) * (1 + g))
+    if b is not None:  # |T_n + b| <= |T_n| + |b|
+        total = up(total + up(t[:, -1] + np.abs(b[1].c + b[2].c)))
+    per_product = up(u + up(2 * n * u * gamma_u(n + 1, u)))
+    return up(up(up(u * total) + up(per_product * up(p_abs.sum(axis=1) * (1 + g)))) + n * eta).reshape(-1)
+
+
+def run_leaf(block, params, lo, hi, rules) -> tuple[dict, list]:
+    """{op index: value} for every computed value of @main over the box [lo, hi], and the output."""
+    leaf, values = Leaf(rules), {}
+    mid, rad = center_radius(lo.reshape(-1), hi.reshape(-1))
+    env = {block.args[0][0]: [lo.shape, leaf.fresh(Form(mid), np.where(hi > lo, rad, 0.0).reshape(-1), 0),
+                              Form(np.zeros(mid.size)), "f32", False]}
+    for i, op in enumerate(block.ops):
+        xs, name = [env[v] for v in op.operands], op.name.removeprefix("fp.")
+        if op.name == "func.return":
+            if leaf.rules:
+                raise Reject("a leaf holds more relu rules than the stage has relu ops")
+            return values, xs[0]
+        shape, p, fmt = op.result_types[0].shape, op.props, format_of(op.result_types[0].elem)
+        if op.name in ("spec.param", "spec.constant"):
+            w = params[p["name"]] if op.name == "spec.param" else p["value"].values
+            if op.name == "spec.param" and param_sha256(w) != p["sha256"]:
+                raise Reject(f"parameter {p['name']!r} differs from its hash in the fp stage")
+            v = [shape, Form(w), Form(np.zeros(np.size(w))), "f32", True]
+        elif op.name == "fp.round" and within(fmt, xs[0][3]):  # exact
+            v = [*xs[0][:3], fmt, xs[0][4]]
+        elif op.name == "fp.round" and xs[0][4]:  # a known value's rounding is known: round(W) - W
+            w_hat = round_to(xs[0][1].c, fmt, p["rounding"])
+            if not np.all(np.isfinite(w_hat)):
+                raise Reject(f"a parameter or constant overflows {fmt}")
+            v = [*xs[0][:2], Form(w_hat - xs[0][1].c), fmt, True]
+        elif op.name == "fp.round":
+            v = leaf.store(xs[0], fmt, xs[0][3], p["rounding"])
+        elif name in ("flatten", "reshape"):
+            v = [shape, *xs[0][1:]]
+        elif name in ("linear", "matmul") and xs[1][4] and len(xs[1][0]) == 2 and len(xs[0][0]) >= 2 \
+                and (len(xs) == 2 or xs[2][4]):
+            w, dw = xs[1][1].c.reshape(xs[1][0]), xs[1][2].c.reshape(xs[1][0])
+            w, dw = (w.T, dw.T) if name == "linear" else (w, dw)
+            v = leaf.contraction(xs[0], w, dw, xs[2] if len(xs) == 3 else None, p["order"], shape,
+                                 fmt, p["acc"], p["rounding"])
+        elif name in ("add", "sub"):
+            a, b = xs
+            z = [shape, *(spread(a, k, shape).plus(spread(b, k, shape), 1.0 if name == "add" else -1.0)
+                          for k in (1, 2)), p["acc"], False]
+            exact = b[4] and not np.any(b[1].c + b[2].c)  # x +- 0 is x in every mode
+            arith = 0.0 if exact else up(limits(p["acc"], p["rounding"])[0] * magnitude(z))
+            v = leaf.store(z, fmt, p["acc"], p["rounding"], arith)
+        elif name == "relu":
+            v = leaf.relu(xs[0], fmt)
+        else:
+            raise Reject(f"{op.name} (op {i} of @main) has no error analysis")
+        env[op.results[0]] = v
+        if not v[4]:
+            values[i] = v
+    raise Reject("@main has no return")
+
+
+def spread(x, k: int, shape) -> Form:
+    """Form k of value x, broadcast numpy-style to `shape`."""
+    lead = (1,) * (len(shape) - len(x[0]))
+    return x[k].take(np.broadcast_to(np.arange(x[k].c.size).reshape(*lead, *x[0]), shape).reshape(-1))
+
+
+def load_box(data: bytes, shape) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
+        lo, hi = np.asarray(z["lo"], np.float64), np.asarray(z["hi"], np.float64)
+    if lo.shape != tuple(shape) or hi.shape != tuple(shape) or not np.all(np.isfinite(hi - lo) & (lo <= hi)):
+        raise Reject(f"the input box must hold finite arrays lo <= hi of the input's shape {list(shape)}")
+    return lo, hi
+
+
+def recompute(block, params, tree, lo, hi) -> tuple[dict, np.ndarray]:
+    """The hull over the tree's leaves of every value's [range lo, hi, error lo, hi], and the
+    output's largest error per element."""
+    hull, bound, todo = {}, 0.0, [(tree, lo, hi)]
+    while todo:
+        node, lo, hi = todo.pop()
+        if isinstance(node, dict) and set(node) == {"relu"} and isinstance(node["relu"], list):
+            values, out = run_leaf(block, params, lo, hi, node["relu"])
+            bound = np.maximum(bound, np.maximum(*np.abs(out[2].bounds())))
+            for i, v in values.items():
+                now = [*v[1].bounds(), *v[2].bounds()]
+                h = hull.setdefault(i, now)
+                h[:] = [f(a, b) for f, a, b in zip((np.minimum, np.maximum) * 2, h, now)]
+            continue
+        if not isinstance(node, dict) or set(node) != {"dim", "at", "below", "above"} \
+                or type(node["dim"]) is not int or not 0 <= node["dim"] < lo.size \
+                or not lo.reshape(-1)[node["dim"]] <= node["at"] <= hi.reshape(-1)[node["dim"]]:
+            raise Reject("malformed split tree: a node is {relu} or {dim, at, below, above} with at in the box")
+        below, above = hi.copy(), lo.copy()
+        below.reshape(-1)[node["dim"]] = above.reshape(-1)[node["dim"]] = node["at"]
+        todo += [(node["below"], lo, below), (node["above"], above, hi)]
+    return hull, bound
+
+
+def check(source: str, target: str, witness: dict, extra: dict | None = None) -> None:
+    claims = witness["claims"]
+    if witness["pass"] != "error-analysis" or source != target or not isinstance(claims, dict) or \
+            set(claims) != {"input_box_sha256", "params_sha256", "tree", "values", "abs"}:
+        raise Reject("a roundoff witness of error-analysis speaks of one stage and claims exactly "
+                     "input_box_sha256, params_sha256, tree, values and abs")
+    if not extra or sha256(extra["box"]) != claims["input_box_sha256"] or \
+            sha256(extra["params"]) != claims["params_sha256"]:
+        raise Reject("the input box or the parameter file is not the one the witness names")
+    if "manifest" in extra and (extra["manifest"].get("abs") != claims["abs"] or
+                                extra["manifest"].get("input_box_sha256") != claims["input_box_sha256"]):
+        raise Reject("the manifest's certified_error_bound differs from the witness's claims")
+    block = main_function(parse(target)).regions[0][0]
+    if len(block.args) != 1 or len(block.ops[-1].operands) != 1:
+        raise Reject("an error bound needs a model with one input and one output")
+    hull, bound = recompute(block, read(extra["params"]), claims["tree"],
+                            *load_box(extra["box"], block.args[0][1].shape))
+    if not isinstance(claims["values"], list) or sorted(hull) != [v.get("at") for v in claims["values"]]:
+        raise Reject("the claims must list every computed value of @main, in order, by its op index")
+    for v in claims["values"]:
+        got, want = [np.asarray(x, np.float64) for x in (*v["range"], *v["error"])], hull[v["at"]]
+        if any(g.shape != w.shape for g, w in zip(got, want)) or not all(
+                np.all(g <= w) if k % 2 == 0 else np.all(g >= w) for k, (g, w) in enumerate(zip(got, want))):
+            raise Reject(f"op {v['at']}: the claimed range or error does not contain the recomputed one")
+    claimed = np.asarray(claims["abs"], np.float64)
+    if claimed.shape != bound.shape or not np.all(claimed >= bound):
+        raise Reject("the claimed output bound does not cover the recomputed one")
+
+
+def enclose(stage: str, params: bytes, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An enclosure of the spec program's real output at the input x (a one-point box)."""
+    block = main_function(parse(stage)).regions[0][0]
+    rules = ["h" * int(np.prod(op.result_types[0].shape)) for op in block.ops if op.name == "fp.relu"]
+    x = np.asarray(x, np.float64)
+    return run_leaf(block, read(params), x, x, rules)[1][1].bounds()
