@@ -27,7 +27,6 @@ and requires the target stage to be exactly that.
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -110,12 +109,10 @@ def full_attrs(op: SpecOp) -> dict[str, Any]:
 # (verifier/autograd.py) derives the same ops from its own copy of this table; the two must agree op for op.
 
 
-def reshape_to(e, v, shape):
-    return v if e.shape(v) == tuple(shape) else e("reshape", v, shape=tuple(shape))
+def reshape_to(e, v, shape): return v if e.shape(v) == tuple(shape) else e("reshape", v, shape=tuple(shape))  # noqa: E704
 
 
-def total(e, g, axes):  # g summed over axes (g itself for none)
-    return e("reduce_sum", g, axes=tuple(axes), keepdims=False) if axes else g
+def total(e, g, axes): return e("reduce_sum", g, axes=tuple(axes), keepdims=False) if axes else g  # over axes  # noqa: E704
 
 
 def sum_to(e, g, shape):  # undo numpy broadcasting: sum over the added and the stretched axes
@@ -125,10 +122,6 @@ def sum_to(e, g, shape):  # undo numpy broadcasting: sum over the added and the 
 
 def cut(e, v, lo, hi):  # v[lo:hi] in every axis
     return v if (lo, hi) == ((0,) * len(hi), e.shape(v)) else e("slice", v, starts=lo, ends=hi, steps=(1,) * len(hi))
-
-
-def like(e, v, x):  # v broadcast to x's shape: 1 > 0 selects v, x only shapes the result
-    return e("where", e.const(1.0), v, x)
 
 
 def matmul(e, f, k):  # da = dy b^T, db = a^T dy (1-D operands promoted), summed over broadcast batch axes
@@ -148,12 +141,10 @@ def linear(e, f, k):  # y = x W^T + b: dx = dy W; dW = dy^T x over the flattened
 
 def layernorm(e, f, k):  # xhat = (x - mean) r, r = (var + eps)^-1/2, g = dy [* scale]: dx = r (g - mean g - xhat
     # mean(g xhat)), dscale = sum dy xhat, dbias = sum dy (means over axes, sums over the other axes)
-    s = f.s[0]
-    axes = tuple(sorted(d % len(s) for d in f.a["axes"]))
-    kept = [d for d in range(len(s)) if d not in axes]
+    s, axes = f.s[0], tuple(sorted(d % len(f.s[0]) for d in f.a["axes"]))
+    kept, mean = [d for d in range(len(s)) if d not in axes], lambda v: e("reduce_mean", v, axes=axes, keepdims=True)
     if k == 2:
         return total(e, f.dy, kept)
-    mean = lambda v: e("reduce_mean", v, axes=axes, keepdims=True)
     xc = e("sub", f.x[0], mean(f.x[0]))
     r = e("div", e.const(1.0), e("sqrt", e("add", mean(e("mul", xc, xc)), e.const(f.a["eps"]))))
     xhat = e("mul", xc, r)
@@ -187,11 +178,11 @@ def gelu(e, f, k):
 
 def reduce_(e, f, k):  # sum: dy broadcast back; mean: / count; max: dy shared by the maxima (m - x > 0 ? 0 : 1)
     axes = tuple(sorted(d % len(f.s[0]) for d in f.a["axes"]))
-    keep = [1 if d in axes else n for d, n in enumerate(f.s[0])]
+    keep = [1 if d in axes else n for d, n in enumerate(f.s[0])]  # dy with the reduced axes kept
     if f.name == "reduce_max":
         hit = e("where", e("sub", reshape_to(e, f.y, keep), f.x[0]), e.const(0.0), e.const(1.0))
         return e("mul", e("div", reshape_to(e, f.dy, keep), e("reduce_sum", hit, axes=axes, keepdims=True)), hit)
-    g = like(e, reshape_to(e, f.dy, keep), f.x[0])
+    g = e("where", e.const(1.0), reshape_to(e, f.dy, keep), f.x[0])  # dy broadcast back: 1 > 0 selects it
     return g if f.name == "reduce_sum" else e("div", g, e.const(float(math.prod(f.s[0][d] for d in axes))))
 
 
@@ -199,8 +190,8 @@ def conv_input(e, dy, w, shape, a):  # dx[h] collects dy[i] w[p] where i s + p d
     # spread by the strides, at (kernel - 1) d - pad, over the flipped kernel, in and out channels swapped per group
     (o, cg, *kern), g, n, st = e.shape(w), a["groups"], e.shape(dy), a["strides"]
     lo = [(kern[d] - 1) * a["dilations"][d] - a["pads"][d] for d in (0, 1)]  # where dy's window 0 lands
-    first = [max(0, -(lo[d] // st[d])) for d in (0, 1)]  # the windows that reach x
-    last = [min(n[2 + d], -((lo[d] - shape[2 + d] - lo[d] - a["pads"][d]) // st[d])) for d in (0, 1)]
+    first, last = zip(*[(max(0, -(lo[d] // st[d])), min(n[2 + d], -(-(shape[2 + d] + a["pads"][d]) // st[d]))) for d in (
+        0, 1)])  # the windows that reach x
     z = e("slice_scatter", cut(e, dy, (0, 0, *first), (*n[:2], *last)), shape=(*n[:2], *(shape[2 + d] + lo[d] + a[
         "pads"][d] for d in (0, 1))), starts=(0, 0, *(lo[d] + first[d] * st[d] for d in (0, 1))), steps=(1, 1, *st))
     wf = e("slice", w, starts=(0, 0, kern[0] - 1, kern[1] - 1), ends=(o, cg, -1, -1), steps=(1, 1, -1, -1))
@@ -232,10 +223,10 @@ def maxpool(e, f, k):  # dy goes to the first tap of each window equal to its ma
     reach = [(out[2 + d] - 1) * a["strides"][d] + (a["kernel"][d] - 1) * a["dilations"][d] + 1 for d in (0, 1)]
     canvas = (*s[:2], *(max(s[2 + d] + a["pads"][d], reach[d]) for d in (0, 1)))
     put = lambda v, at, st: e("slice_scatter", v, shape=canvas, starts=(0, 0, *at), steps=(1, 1, *st))
-    xp = e("where", put(like(e, e.const(1.0), f.x[0]), a["pads"][:2], (1, 1)), put(f.x[0], a["pads"][:2], (1, 1)),
-           e.const(-math.inf))
+    xp = e("where", put(e("where", e.const(1.0), e.const(1.0), f.x[0]), a["pads"][:2], (1, 1)), put(f.x[0], a["pads"][:2], (1, 1)),
+           e("div", e.const(-1.0), e.const(0.0)))  # -inf as -1/0: xDSL reads a -inf constant back wrongly
     left, dx = e.const(1.0), None
-    for p, q in itertools.product(*map(range, a["kernel"])):
+    for p, q in [(p, q) for p in range(a["kernel"][0]) for q in range(a["kernel"][1])]:
         at = (p * a["dilations"][0], q * a["dilations"][1])
         v = e("slice", xp, starts=(0, 0, *at), ends=(*out[:2], *(at[d] + (out[2 + d] - 1) * a["strides"][d] + 1 for d in (
             0, 1))), steps=(1, 1, *a["strides"]))
@@ -253,35 +244,31 @@ def concat(e, f, k):  # operand k is dy's slice at its offset along axis
 
 
 VJP = {
-    "add": lambda e, f, k: sum_to(e, f.dy, f.s[k]),
+    "add": lambda e, f, k: sum_to(e, f.dy, f.s[k]), "neg": lambda e, f, k: e("neg", f.dy),
     "sub": lambda e, f, k: sum_to(e, e("neg", f.dy) if k else f.dy, f.s[k]),
     "mul": lambda e, f, k: sum_to(e, e("mul", f.dy, f.x[1 - k]), f.s[k]),
     "div": lambda e, f, k: sum_to(e, e("neg", e("div", e("mul", f.dy, f.x[0]), e("mul", f.x[1], f.x[1]))) if k else e(
         "div", f.dy, f.x[1]), f.s[k]),  # 1/b, -a/b^2
-    "neg": lambda e, f, k: e("neg", f.dy),
     "relu": lambda e, f, k: e("where", f.x[0], f.dy, e.const(0.0)),  # x > 0 ? dy : 0
     "leaky_relu": lambda e, f, k: e("where", f.x[0], f.dy, e("mul", f.dy, e.const(f.a["alpha"]))),
     "sigmoid": lambda e, f, k: e("mul", e("mul", f.dy, e("sub", e.const(1.0), f.y)), f.y),  # (1 - y) y
     "tanh": lambda e, f, k: e("mul", f.dy, e("sub", e.const(1.0), e("mul", f.y, f.y))),  # 1 - y^2
-    "exp": lambda e, f, k: e("mul", f.dy, f.y),
-    "log": lambda e, f, k: e("div", f.dy, f.x[0]),
+    "exp": lambda e, f, k: e("mul", f.dy, f.y), "log": lambda e, f, k: e("div", f.dy, f.x[0]),
     "sqrt": lambda e, f, k: e("div", f.dy, e("mul", e.const(2.0), f.y)),  # 1/(2y)
     "erf": lambda e, f, k: e("mul", e("mul", e.const(2 / math.sqrt(math.pi)), e("exp", e("neg", e(  # 2 e^(-x^2)/sqrt pi
         "mul", f.x[0], f.x[0])))), f.dy),
-    "gelu": gelu,
     "softmax": lambda e, f, k: e("mul", f.y, e("sub", f.dy, e("reduce_sum", e("mul", f.dy, f.y), axes=(  # y (dy - sum dy y)
         f.a["axis"],), keepdims=True))),
     "log_softmax": lambda e, f, k: e("sub", f.dy, e("mul", e("exp", f.y), e("reduce_sum", f.dy, axes=(  # dy - e^y sum dy
         f.a["axis"],), keepdims=True))),
-    "matmul": matmul, "linear": linear, "layernorm": layernorm, "batchnorm": batchnorm, "concat": concat,
+    "matmul": matmul, "linear": linear, "layernorm": layernorm, "batchnorm": batchnorm, "concat": concat, "gelu": gelu,
+    "maxpool2d": maxpool, "avgpool2d": avgpool, "reduce_sum": reduce_, "reduce_mean": reduce_, "reduce_max": reduce_,
     "conv2d": lambda e, f, k: total(e, f.dy, (0, 2, 3)) if k == 2 else conv_weight(e, f.x[0], f.dy, f.s[1][2:], f.a) if k
     else conv_input(e, f.dy, f.x[1], f.s[0], f.a),
-    "maxpool2d": maxpool, "avgpool2d": avgpool,
-    "global_avgpool": lambda e, f, k: e("div", like(e, f.dy, f.x[0]), e.const(float(f.s[0][2] * f.s[0][3]))),
+    "global_avgpool": lambda e, f, k: e("div", e("where", e.const(1.0), f.dy, f.x[0]), e.const(float(math.prod(f.s[0][2:])))),
     **dict.fromkeys(("flatten", "reshape"), lambda e, f, k: e("reshape", f.dy, shape=f.s[0])),
     "transpose": lambda e, f, k: e("transpose", f.dy, perm=tuple(f.a["perm"].index(d) for d in range(len(f.s[0])))),
     "slice": lambda e, f, k: e("slice_scatter", f.dy, shape=f.s[0], starts=f.a["starts"], steps=f.a["steps"]),
-    "reduce_sum": reduce_, "reduce_mean": reduce_, "reduce_max": reduce_,
     "mse_loss": lambda e, f, k: e("mul", e("mul", e.const((-2.0 if k else 2.0) / math.prod(f.s[0])), e(  # ±(2/n) (p - t) dy
         "sub", f.x[0], f.x[1])), f.dy),
     "cross_entropy": lambda e, f, k: e("mul", e("sub", e("softmax", f.x[0], axis=1), e(  # (softmax - onehot) dy / N
@@ -289,8 +276,7 @@ VJP = {
 }
 
 
-def update(e, kind, a, p, g, state, hyper):
-    """torch.optim's single-tensor step of parameter p with gradient g: (p', state')."""
+def update(e, kind, a, p, g, state, hyper):  # torch.optim's single-tensor step of p with gradient g: (p', state')
     lr, wd = hyper[0], a["weight_decay"]
     if kind != "adamw" and wd:
         g = e("add", g, e("mul", e.const(wd), p))  # g + wd p

@@ -464,9 +464,6 @@ def reduce_(k: Nest, name, ins, out, a):
     k.nest(kept, point)
 
 
-# ---------------------------------------------------------------- ops of the backward pass
-
-
 def one_hot(k: Nest, name, ins, out, a):
     # y[n, c] = labels[n] == c ? 1 : 0
     k.nest(out, lambda ivs: k.store(("select", ("cmpi", "eq", ("index_cast", k.load(0, [ivs[0]])), ivs[1]),
@@ -474,8 +471,8 @@ def one_hot(k: Nest, name, ins, out, a):
 
 
 def slice_scatter(k: Nest, name, ins, out, a):
-    # y[h] = x[i] where h_d = starts_d + i_d steps_d for every d, else 0. Dimension d is split by the residue r of h_d
-    # = |steps_d| hh + r: x is read, at i_d = sign(steps_d) (hh + c) (affine), only where c = (r - starts_d) / |steps_d|
+    # y[h] = x[i] where h_d = starts_d + i_d steps_d, else 0: h_d = |steps_d| hh + r by residue r, x read (affine i_d =
+    # sign(steps_d) (hh + c)) only where c = (r - starts_d) / |steps_d| is whole
     st = a["steps"]
     for combo in itertools.product(*[[(r, -(-(n - r) // abs(s)), (r - b) // abs(s) if (r - b) % abs(s) == 0 else None)
                                       for r in range(min(abs(s), n))] for n, b, s in zip(out, a["starts"], st)]):

@@ -39,8 +39,7 @@ PROPS: dict[str, dict[str, tuple[type, object]]] = {  # op -> {name: (kind, defa
     "concat": {"axis": (int, REQUIRED)},
     "slice": {"starts": (tuple, REQUIRED), "ends": (tuple, REQUIRED), "steps": (tuple, REQUIRED)},
     "reduce_sum": _REDUCE, "reduce_mean": _REDUCE, "reduce_max": _REDUCE,
-    # the ops of the backward pass (lower-autograd)
-    "one_hot": {"classes": (int, REQUIRED)},
+    "one_hot": {"classes": (int, REQUIRED)},  # with where and slice_scatter: the ops of the backward pass
     "slice_scatter": {"shape": (tuple, REQUIRED), "starts": (tuple, REQUIRED), "steps": (tuple, REQUIRED)},
 }
 
@@ -277,14 +276,12 @@ def _shape_backward(op, s, attrs):
     # where: c, a, b broadcast; one_hot: [N] -> [N, classes]; slice_scatter: x is the slice of shape at starts by steps
     if op == "where":
         return _broadcast(op, _broadcast(op, s[0], s[1]), s[2])
-    if op == "one_hot":
-        out, ok = s[0][:1] + (attrs["classes"],), len(s[0]) == 1 and attrs["classes"] >= 1
-    else:
-        out, ends = attrs["shape"], tuple(b + n * st for b, n, st in zip(attrs["starts"], s[0], attrs["steps"]))
-        ok = _shape_slice(op, [out], {**attrs, "ends": ends}) == s[0]
-    if not ok:
-        raise Reject(f"spec.{op}: operands {[list(t) for t in s]} do not fit its properties")
-    return out
+    if op == "one_hot" and len(s[0]) == 1 and attrs["classes"] >= 1:
+        return s[0] + (attrs["classes"],)
+    ends = tuple(b + n * st for b, n, st in zip(attrs.get("starts", ()), s[0], attrs.get("steps", ())))
+    if op == "slice_scatter" and _shape_slice(op, [attrs["shape"]], {**attrs, "ends": ends}) == s[0]:
+        return attrs["shape"]
+    raise Reject(f"spec.{op}: operands {[list(t) for t in s]} do not fit its properties")
 
 
 SHAPE_RULES = {  # op -> (allowed operand counts, None: one or more; shape rule)

@@ -209,13 +209,13 @@ def test_ad_program_import_and_its_twins():
         v = check(payload, new_stage, dict(w, target_sha256=sha(new_stage)))
         assert not v and words in v.reason, v
 
-    twin(stage.replace('optimizer = "momentum"', 'optimizer = "rmsprop"'), "known optimizer")
-    twin(stage.replace("nesterov = false, ", ""), "exactly its properties")
+    twin(stage.replace('optimizer = "momentum"', 'optimizer = "rmsprop"'), "known ad op")
+    twin(stage.replace("nesterov = false, ", ""), "with its properties")
     twin(stage.replace("(tensor<f32>, tensor<f32>, tensor<4x4xf32>, tensor<4xf32>, tensor<4x4xf32>, tensor<4xf32>) -> "
                        "(tensor<4x4xf32>, tensor<4xf32>, tensor<4x4xf32>, tensor<4xf32>)",
                        "(tensor<f32>, tensor<f32>, tensor<4x4xf32>, tensor<4xf32>, tensor<4x4xf32>, tensor<4xf32>) -> "
                        "(tensor<4x4xf32>, tensor<4xf32>, tensor<4x4xf32>, tensor<4x4xf32>)"), "")
-    twin(stage.replace("momentum = 9.000000e-01 : f64", "momentum = 9 : i64"), "exactly its properties")
+    twin(stage.replace("momentum = 9.000000e-01 : f64", "momentum = 9 : i64"), "with its properties")
     claims = json.loads(json.dumps(w["claims"]))
     claims["inputs"][2]["name"] = "learning_rate"
     assert not check(payload, stage, dict(w, claims=claims))
