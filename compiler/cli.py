@@ -4,6 +4,7 @@
                        [--emit spec|loops|c] [--print-ir-after-all]
     vnnc run DIR --input X.npy [--input NAME=PATH ...] [--output Y.npy|Y.npz]
     vnnc inspect DIR [--stage NAME]
+    vnnc train MODEL --data DATA --loss mse|cross-entropy [--optimizer ...] -o OUT
 
 Errors are for people: one `vnnc: error: <message>` line naming the file and the
 reason, exit 1, no traceback (VNNC_DEBUG=1 shows it). Usage errors exit 2, an
@@ -108,6 +109,16 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     """Decide a VNN-LIB property (compiler/verify.py); exit 0 holds/violated, 3 unknown."""
     from vnnc.verify import run
+
+    return run(args)
+
+
+# ---------------------------------------------------------------- train
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train MODEL with one compiled, checked step per batch (compiler/train.py)."""
+    from vnnc.train import run
 
     return run(args)
 
@@ -425,6 +436,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=_positive, default=None, metavar="N",
                    help="batch mode: parallel instances (default: the number of cores)")
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("train", help="train a model with one compiled, checked training step per batch",
+                       description="Train MODEL on DATA: the training step (forward, gradients, optimizer "
+                                   "update) is compiled to one C function and every step of its compilation "
+                                   "checked; it runs once per batch. Writes the trained model to OUT in the "
+                                   "input's format (.mlir with a .safetensors beside it, or .onnx).")
+    p.add_argument("model", metavar="MODEL", help="a spec .mlir or an .onnx model computing predictions")
+    p.add_argument("--data", required=True, metavar="DATA",
+                   help="an .npz with arrays x and y, or a CSV with a header (see --target-column)")
+    p.add_argument("--target-column", action="append", metavar="NAME",
+                   help="CSV data: a column holding y (repeatable); the other columns are x")
+    p.add_argument("--loss", required=True, choices=("mse", "cross-entropy"),
+                   help="mse: mean over all elements; cross-entropy: mean over the batch (integer labels)")
+    p.add_argument("--optimizer", default="sgd", choices=("sgd", "momentum", "adam", "adamw"),
+                   help="torch.optim's SGD, SGD with momentum, Adam or AdamW (default sgd)")
+    p.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
+    p.add_argument("--lr-schedule", metavar="SCHEDULE",
+                   help="step:SIZE:GAMMA (lr * GAMMA^(step // SIZE)) or cosine[:T_MAX[:ETA_MIN]] (T_MAX "
+                        "defaults to the number of steps), stepped once per batch")
+    p.add_argument("--momentum", type=float, help="momentum factor (default 0.9 for --optimizer momentum)")
+    p.add_argument("--nesterov", action="store_true", help="Nesterov momentum (--optimizer momentum)")
+    p.add_argument("--weight-decay", type=float, help="L2 penalty, decoupled for adamw (default 0; adamw 0.01)")
+    p.add_argument("--betas", type=float, nargs=2, metavar=("B1", "B2"), help="Adam's betas (default 0.9 0.999)")
+    p.add_argument("--eps", type=float, help="Adam's epsilon (default 1e-8)")
+    p.add_argument("--batch-size", type=_positive, default=1, metavar="N", help="samples per step (default 1)")
+    length = p.add_mutually_exclusive_group(required=True)
+    length.add_argument("--steps", type=_positive, metavar="N", help="number of steps (batches)")
+    length.add_argument("--epochs", type=_positive, metavar="N", help="number of passes over the data")
+    p.add_argument("--seed", type=int, default=0, help="seed of the batch order (default 0)")
+    p.add_argument("--no-shuffle", action="store_true", help="take batches in the data's order")
+    p.add_argument("--log", metavar="LOG.jsonl", help='write {"step": k, "loss": v} per step, one JSON line each')
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="the trained model (.mlir or .onnx)")
+    p.add_argument("--bundle", metavar="DIR", help="keep the compiled, checked training bundle in DIR")
+    p.add_argument("--force", action="store_true", help="replace OUT (and DIR) if they exist")
+    p.add_argument("--portable", action="store_true", help="build without -march=native")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
     return parser
 
 

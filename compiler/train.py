@@ -405,6 +405,10 @@ def train(model_path: str | Path, data_path: str | Path, out: str | Path, cfg: T
     fmt = _format(model_path)
     if _format(out) != fmt:
         raise VnncError(f"{out}: the trained model is written in the input's format ({fmt})")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise VnncError(f"{out}: cannot create its directory: {e.strerror}") from None
     x, y = load_data(data_path, target_columns)
     if cfg.batch_size > len(x):
         raise VnncError(f"{data_path}: {len(x)} samples, fewer than one batch of {cfg.batch_size}")
@@ -573,3 +577,22 @@ def _write_onnx(model_path: Path, out: Path, trained: dict[str, np.ndarray], imp
         inits[name].CopyFrom(numpy_helper.from_array(np.ascontiguousarray(new).astype(original.dtype), name))
     data = proto.SerializeToString()
     _atomic(out, lambda p: p.write_bytes(gzip.compress(data) if out.name.lower().endswith(".gz") else data))
+
+
+def run(args) -> int:
+    """`vnnc train`: the command line's arguments to `train`, and a summary on stdout."""
+    cfg = TrainConfig(loss=args.loss, optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size,
+                      steps=args.steps, epochs=args.epochs, seed=args.seed, shuffle=not args.no_shuffle,
+                      momentum=args.momentum, nesterov=args.nesterov, weight_decay=args.weight_decay,
+                      betas=tuple(args.betas) if args.betas else None, eps=args.eps, schedule=args.lr_schedule)
+    result = train(args.model, args.data, args.output, cfg, target_columns=args.target_column, log=args.log,
+                   bundle_dir=args.bundle, force=args.force, progress=not args.quiet, portable=args.portable)
+    losses = result["losses"]
+    print(f"trained: {result['steps']} steps ({result['epochs']:.3g} epochs) in {result['seconds']:.2f} s "
+          f"({result['steps_per_second']:.1f} steps/s), loss {losses[0]:.6g} -> {losses[-1]:.6g}")
+    print("checked: the training step's import, lower-autograd and lower-to-loops witnesses and its library "
+          "sample were accepted" + (f" (bundle {result['bundle']})" if result["bundle"] else ""))
+    written = [args.output] + ([str(Path(args.output).with_suffix(".safetensors"))]
+                               if _format(Path(args.output)) == "mlir" else [])
+    print(f"wrote: {', '.join(written)}")
+    return 0

@@ -1,5 +1,5 @@
 """Writes the bundled example models: examples/mlp.mlir and examples/cnn.mlir, each with
-its .safetensors parameter file.
+its .safetensors parameter file, and the training set examples/digits.npz.
 
 Weights are drawn with a fixed seed from PyTorch's default initialisation for Linear and
 Conv2d (uniform in +-1/sqrt(fan_in)), so the files are reproducible:
@@ -96,6 +96,35 @@ def cnn() -> None:
     m.finish(m.linear(h, "fc", 16 * 7 * 7, 10, "logits"))
 
 
+DIGIT_GLYPHS = (  # 5x7 bitmaps of 0..9, one string of 7 rows each
+    "01110 10001 10011 10101 11001 10001 01110", "00100 01100 00100 00100 00100 00100 01110",
+    "01110 10001 00001 00010 00100 01000 11111", "11110 00001 00001 01110 00001 00001 11110",
+    "00010 00110 01010 10010 11111 00010 00010", "11111 10000 11110 00001 00001 10001 01110",
+    "00110 01000 10000 11110 10001 10001 01110", "11111 00001 00010 00100 01000 01000 01000",
+    "01110 10001 10001 01110 10001 10001 01110", "01110 10001 10001 01111 00001 00010 01100",
+)
+
+
+def digits(samples: int = 1024, seed: int = 10) -> None:
+    """examples/digits.npz: a small seeded training set for the MLP (and the CNN, reshaped to
+    1x28x28). x: float32 [samples, 784], 28x28 images in [0, 1] row-major; y: int64 labels
+    0..9. Each image is the label's 5x7 glyph drawn with 3x3-pixel cells at a random offset,
+    with a random ink intensity in [0.6, 1], 10% of its ink pixels dropped, and values
+    quantized to multiples of 1/255."""
+    rng = np.random.default_rng(seed)
+    glyphs = [np.array([[c == "1" for c in row] for row in g.split()], np.float32) for g in DIGIT_GLYPHS]
+    x = np.zeros((samples, 28, 28), np.float32)
+    y = rng.integers(0, 10, samples).astype(np.int64)
+    for i, label in enumerate(y):
+        big = np.kron(glyphs[label], np.ones((3, 3), np.float32)) * rng.uniform(0.6, 1.0)
+        big *= rng.random(big.shape) >= 0.1
+        top, left = rng.integers(0, 28 - 21 + 1), rng.integers(0, 28 - 15 + 1)
+        x[i, top:top + 21, left:left + 15] = big
+    x = np.round(x * 255) / 255
+    np.savez_compressed(HERE / "digits.npz", x=x.reshape(samples, 784).astype(np.float32), y=y)
+
+
 if __name__ == "__main__":
     mlp()
     cnn()
+    digits()
