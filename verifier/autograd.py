@@ -1,4 +1,4 @@
-"""Differentiated programs (docs/WITNESS.md §5.5). `ad-wellformed` (pass import): a spec program, checked as spec-wellformed
+"""Differentiated programs (docs/WITNESS.md §5.6). `ad-wellformed` (pass import): a spec program, checked as spec-wellformed
 does, with one ad op typed as the ad dialect says. `autograd` (pass lower-autograd): the target is the source with the ad op
 replaced, op by op (`Target`), by the reverse mode (Griewank & Walther, "Evaluating Derivatives", ch. 3) of the rule table
 VJP (tested against mpmath central differences) and the optimizer's `update`."""
