@@ -136,7 +136,9 @@ class Affine:
         return Affine(c, np.zeros((0, c.size)), np.zeros((0, c.size)), np.zeros(c.size))
 
     def radius(self) -> np.ndarray:
-        return up(up(_sum_cols(self.mv) + _sum_cols(self.mr)) + self.r)
+        if getattr(self, "_radius", None) is None:  # forms are never changed in place
+            self._radius = up(up(_sum_cols(self.mv) + _sum_cols(self.mr)) + self.r)
+        return self._radius
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         rad = self.radius()

@@ -190,8 +190,9 @@ def sequential(x, w_hat, b, u, eta):
 def run_leaf(block, params, lo, hi, rules) -> tuple[dict, list]:
     """{op index: value} for every computed value of @main over the box [lo, hi], and the output."""
     leaf, values = Leaf(rules), {}
-    mid, rad = center_radius(lo.reshape(-1), hi.reshape(-1))
-    env = {block.args[0][0]: [lo.shape, leaf.fresh(Form(mid), np.where(hi > lo, rad, 0.0).reshape(-1), 0),
+    lo, hi, shape = lo.reshape(-1), hi.reshape(-1), lo.shape
+    mid, rad = center_radius(lo, hi)
+    env = {block.args[0][0]: [shape, leaf.fresh(Form(mid), np.where(hi > lo, rad, 0.0), 0),
                               Form(np.zeros(mid.size)), "f32", False]}
     for i, op in enumerate(block.ops):
         xs, name = [env[v] for v in op.operands], op.name.removeprefix("fp.")

@@ -39,10 +39,15 @@ CONFIGS = {  # name -> precision options
 }
 
 
-def write_mlp(d: Path, sizes=SIZES, seed: int = 7, name: str = "mlp") -> tuple[Path, dict]:
-    """A ReLU MLP as a spec .mlir with its safetensors file (weights uniform in +-1/sqrt(fan_in))."""
+def write_mlp(d: Path, sizes=SIZES, seed: int = 7, name: str = "mlp", column: bool = False) -> tuple[Path, dict]:
+    """A ReLU MLP as a spec .mlir with its safetensors file (weights uniform in +-1/sqrt(fan_in));
+    `column`: the input is [1, n, 1], flattened first (as MNIST networks in ONNX take it)."""
     rng = np.random.default_rng(seed)
     params, lines, prev = {}, [], "%x"
+    x_type = f"tensor<1x{sizes[0]}x1xf32>" if column else f"tensor<1x{sizes[0]}xf32>"
+    if column:
+        lines.append(f"    %flat = spec.flatten %x : ({x_type}) -> tensor<1x{sizes[0]}xf32>")
+        prev = "%flat"
     for k in range(len(sizes) - 1):
         n_in, n_out = sizes[k], sizes[k + 1]
         bound = 1 / np.sqrt(n_in)
@@ -59,7 +64,7 @@ def write_mlp(d: Path, sizes=SIZES, seed: int = 7, name: str = "mlp") -> tuple[P
             lines.append(f"    %a{k} = spec.relu {prev} : (tensor<1x{n_out}xf32>) -> tensor<1x{n_out}xf32>")
             prev = f"%a{k}"
     text = (f'builtin.module attributes {{vnnc.params = "{name}.safetensors"}} {{\n'
-            f'  func.func @main(%x: tensor<1x{sizes[0]}xf32> {{vnnc.name = "x"}}) -> '
+            f'  func.func @main(%x: {x_type} {{vnnc.name = "x"}}) -> '
             f'(tensor<1x{sizes[-1]}xf32> {{vnnc.name = "y"}}) {{\n' + "\n".join(lines)
             + f"\n    func.return {prev} : tensor<1x{sizes[-1]}xf32>\n  }}\n}}\n")
     d.mkdir(parents=True, exist_ok=True)
@@ -163,6 +168,19 @@ def test_the_bound_is_not_vacuous(bundles):
     worst = {k: max(b.manifest["certified_error_bound"]["abs"]) for k, b in bundles.items()}
     print(worst)
     assert worst["f64"] < worst["f32"] < 1e-4 < worst["bf16"] < worst["fp8-e4m3fn"]
+
+
+def test_input_of_higher_rank(tmp_path):
+    """An input [1, n, 1] flattened by the model: box, symbols and sampling follow its shape."""
+    path, params = write_mlp(tmp_path, sizes=(5, 8, 2), seed=4, name="col", column=True)
+    lo, hi = np.full((1, 5, 1), -0.25), np.full((1, 5, 1), 0.75)
+    bundle = vnnc.compile(path, out=tmp_path / "b", precision={"precision": "f16"},
+                          input_box=write_box(tmp_path / "col.npz", lo, hi))
+    bound = bundle.manifest["certified_error_bound"]["abs"]
+    assert bundle.manifest["verified"] and len(bound) == 2
+    for x in inputs_in_box(lo, hi, 50, seed=2):
+        y, real = bundle.run(x).reshape(-1), exact_mlp(params, x)
+        assert all(abs(Fraction(float(a)) - r) <= Fraction(b) for a, r, b in zip(y, real, bound))
 
 
 def test_split_tree_is_used_when_it_pays(model, tmp_path):

@@ -1,0 +1,282 @@
+"""The certified error bound against the largest error sampling can find (issue 4's targets).
+
+    .venv/bin/python benchmarks/error_bound.py [--models acas,mlp,mnist] [--formats f32,...]
+                                               [--samples 100000] [--search 2000]
+
+For each model and format, `vnnc compile --input-box` builds a bundle whose manifest holds the
+certified bound (one per output element), the analysis time and the checker's time for it
+(the error-bound row). The compiled library (vnnc's own, through its C ABI) is then run on
+
+- `--samples` float32 inputs uniform in the box, and the box's corners (all of them when
+  there are at most 2^12, else 4096 random ones),
+- a local search per output: from the 16 sampled inputs with the largest error in that
+  output, `--search` Gaussian steps inside the box (scale 1/20 of the box, shrinking by 3
+  after every third of the budget), each kept when it raises that output's error,
+
+and compared with the real-valued network evaluated in float64 (numpy). The float64
+reference's own error is bounded rigorously by the same analysis run on the network in f64
+with no assumption on the summation order (`ref bound`): an input whose error exceeds
+bound + ref bound is a soundness violation. The tightness ratio of an output is its bound
+over the largest error sampled for it; the table gives the largest ratio over the outputs.
+
+Models: ACAS Xu 1_1 over property 1's input box (the 5 X bounds read from prop_1.vnnlib);
+an MLP 64-64-64-10 (weights seeded, uniform in +-1/sqrt(fan_in)) over +-0.01 around a
+seeded point; MNIST 256x2 over +-0.01 around the centre of prop_0_0.03.vnnlib's box.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "vnncomp2021"
+FORMATS = ("f32", "f16", "bf16", "fp8-e4m3fn", "fp8-e5m2")
+
+
+def vnnlib_box(path: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The bounds (assert (<= X_i c)) and (assert (>= X_i c)) of X_0 .. X_{n-1}."""
+    lo, hi = np.full(n, -np.inf), np.full(n, np.inf)
+    for op, i, c in re.findall(r"\(assert \((<=|>=) X_(\d+) ([-+0-9.eE]+)\)\)", path.read_text()):
+        (hi if op == "<=" else lo)[int(i)] = float(c)
+    assert np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)), f"{path}: not a box over X_0..X_{n - 1}"
+    return lo, hi
+
+
+def write_mlp(d: Path, sizes=(64, 64, 64, 10), seed: int = 64) -> Path:
+    from vnnc import safetensors
+
+    rng = np.random.default_rng(seed)
+    params, lines, prev = {}, [], "%x"
+    for k in range(len(sizes) - 1):
+        n_in, n_out = sizes[k], sizes[k + 1]
+        b = 1 / np.sqrt(n_in)
+        params[f"fc{k}.weight"] = rng.uniform(-b, b, (n_out, n_in)).astype(np.float32)
+        params[f"fc{k}.bias"] = rng.uniform(-b, b, (n_out,)).astype(np.float32)
+        for part in ("weight", "bias"):
+            a = params[f"fc{k}.{part}"]
+            lines.append(f'    %fc{k}_{part} = spec.param "fc{k}.{part}" {{sha256 = "{safetensors.param_sha256(a)}"}}'
+                         f' : tensor<{"x".join(map(str, a.shape))}xf32>')
+        lines.append(f"    %h{k} = spec.linear {prev}, %fc{k}_weight, %fc{k}_bias : (tensor<1x{n_in}xf32>, "
+                     f"tensor<{n_out}x{n_in}xf32>, tensor<{n_out}xf32>) -> tensor<1x{n_out}xf32>")
+        prev = f"%h{k}"
+        if k < len(sizes) - 2:
+            lines.append(f"    %a{k} = spec.relu {prev} : (tensor<1x{n_out}xf32>) -> tensor<1x{n_out}xf32>")
+            prev = f"%a{k}"
+    (d / "mlp64.mlir").write_text(
+        'builtin.module attributes {vnnc.params = "mlp64.safetensors"} {\n'
+        f'  func.func @main(%x: tensor<1x{sizes[0]}xf32> {{vnnc.name = "x"}}) -> '
+        f'(tensor<1x{sizes[-1]}xf32> {{vnnc.name = "y"}}) {{\n' + "\n".join(lines)
+        + f"\n    func.return {prev} : tensor<1x{sizes[-1]}xf32>\n  }}\n}}\n")
+    safetensors.write(d / "mlp64.safetensors", params)
+    return d / "mlp64.mlir"
+
+
+def models(work: Path) -> dict:
+    """name -> (model file, box lo, box hi), boxes shaped as the model's input."""
+    out = {}
+    acas = DATA / "acasxu" / "ACASXU_run2a_1_1_batch_2000.onnx"
+    if acas.exists():
+        lo, hi = vnnlib_box(DATA / "acasxu" / "prop_1.vnnlib", 5)
+        out["acas"] = (acas, lo.reshape(1, 1, 1, 5), hi.reshape(1, 1, 1, 5))
+    x0 = np.random.default_rng(1).uniform(-1, 1, (1, 64))
+    out["mlp"] = (write_mlp(work), x0 - 0.01, x0 + 0.01)
+    mnist = DATA / "mnistfc" / "mnist-net_256x2.onnx"
+    if mnist.exists():
+        lo, hi = vnnlib_box(DATA / "mnistfc" / "prop_0_0.03.vnnlib", 784)
+        c = (lo / 2 + hi / 2).reshape(1, 784, 1)
+        out["mnist"] = (mnist, c - 0.01, c + 0.01)
+    return out
+
+
+def reference(spec_text: str, params: dict, xs: np.ndarray) -> np.ndarray:
+    """The spec stage in float64 on a batch of inputs (the batch replaces the leading 1)."""
+    from vnnc.verifier.mlir import parse
+    from vnnc.verifier.semantics import main_function
+
+    block = main_function(parse(spec_text)).regions[0][0]
+    env = {block.args[0][0]: xs.astype(np.float64)}
+    for op in block.ops:
+        v = [env[o] for o in op.operands]
+        name = op.name.removeprefix("spec.")
+        if name == "func.return":
+            return v[0].reshape(len(xs), -1)
+        if name == "param":
+            y = params[op.props["name"]].astype(np.float64)
+        elif name in ("flatten", "reshape"):
+            y = v[0].reshape(len(xs), *op.result_types[0].shape[1:])
+        elif name == "linear":
+            y = v[0] @ v[1].T + (v[2] if len(v) == 3 else 0)
+        elif name == "matmul":
+            y = v[0] @ v[1]
+        elif name in ("add", "sub"):
+            y = v[0] + v[1] if name == "add" else v[0] - v[1]
+        elif name == "relu":
+            y = np.maximum(v[0], 0)
+        else:
+            raise SystemExit(f"reference: no rule for {op.name}")
+        env[op.results[0]] = y
+    raise SystemExit("reference: no return")
+
+
+def reference_bound(bundle_dir: Path, params: dict, lo, hi) -> np.ndarray:
+    """A rigorous bound on the float64 reference's own error: the analysis of the network in
+    f64, summation order free (numpy's BLAS picks its own), at the bundle's split tree."""
+    import vnnc
+    from vnnc.frontend_mlir import parse_module
+    from vnnc.passes import error_analysis as ea
+
+    m = json.loads((bundle_dir / "manifest.json").read_text())
+    with tempfile.TemporaryDirectory() as tmp:
+        box = Path(tmp) / "box.npz"
+        np.savez(box, lo=lo, hi=hi)
+        model = m["model"]["file"]
+        b64 = vnnc.compile(model, out=Path(tmp) / "b64", precision={"precision": "f64"})
+        prog = ea.program(parse_module((b64.path / "stages" / "01-assign-precision.mlir").read_text(), "f64"))
+    for _, _, _, attrs in prog.steps:
+        if "order" in attrs:
+            attrs["order"] = "any"
+    w = json.loads((bundle_dir / "witnesses" / "error-bound.json").read_text())
+    worst = 0.0
+    todo = [(w["claims"]["tree"], np.asarray(lo, np.float64), np.asarray(hi, np.float64))]
+    while todo:  # the f64 error of the value before its final rounding to f32, leaf by leaf
+        node, a, b = todo.pop()
+        if "relu" in node:
+            env, _, _ = ea.run_leaf(prog, params, a, b)
+            last = max(i for i, v in env.items() if i >= 0 and not v.known and v.fmt == "f64")
+            elo, ehi = env[last].err.bounds()
+            worst = np.maximum(worst, np.maximum(np.abs(elo), np.abs(ehi)))
+            continue
+        below, above = b.copy(), a.copy()
+        below.reshape(-1)[node["dim"]] = above.reshape(-1)[node["dim"]] = node["at"]
+        todo += [(node["below"], a, below), (node["above"], above, b)]
+    return worst
+
+
+def into_box(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    x = np.clip(x, lo, hi).astype(np.float32)
+    x = np.where(x < lo, np.nextafter(x, np.float32(np.inf)), x)
+    return np.where(x > hi, np.nextafter(x, np.float32(-np.inf)), x).astype(np.float32)
+
+
+def measure(name: str, model: Path, lo, hi, fmt: str, work: Path, args) -> dict:
+    import vnnc
+    from vnnc import safetensors
+
+    box = work / f"{name}.npz"
+    np.savez(box, lo=lo, hi=hi)
+    t0 = time.perf_counter()
+    bundle = vnnc.compile(model, out=work / f"{name}-{fmt}", force=True,
+                          precision={"precision": fmt}, input_box=box)
+    compile_s = time.perf_counter() - t0
+    m = bundle.manifest
+    cert = m["certified_error_bound"]
+    check_s = next(r["seconds"] for r in m["checks"] if r["stage"] == "error-bound")
+    bound = np.array(cert["abs"])
+    params = safetensors.read(bundle.path / "params.safetensors")
+    spec = (bundle.path / "stages" / "00-import.mlir").read_text()
+    ref_bound = reference_bound(bundle.path, params, lo, hi)
+
+    runner = bundle.runner()
+    x_buf, y_buf = runner._in[0], runner._out[0]
+
+    def run(xs: np.ndarray) -> np.ndarray:
+        out = np.empty((len(xs), bound.size))
+        for i, x in enumerate(xs):
+            x_buf[...] = x
+            runner.run_into()
+            out[i] = y_buf.reshape(-1)
+        return np.abs(out - reference(spec, params, xs))
+
+    rng = np.random.default_rng(0)
+    shape = lo.shape
+    dim = lo.size
+    if dim <= 12:
+        bits = (np.arange(2**dim)[:, None] >> np.arange(dim)) & 1
+    else:
+        bits = rng.integers(0, 2, (4096, dim))
+    corners = np.where(bits.astype(bool), hi.reshape(-1), lo.reshape(-1)).reshape(-1, *shape)
+    xs = np.concatenate([into_box(rng.uniform(lo, hi, (args.samples, *shape[0:])).reshape(-1, *shape), lo, hi),
+                         into_box(corners, lo, hi)])
+    t0 = time.perf_counter()
+    errs = np.concatenate([run(xs[i:i + 4096]) for i in range(0, len(xs), 4096)])
+    best = errs.max(axis=0)
+    scale = (hi - lo) / 20
+    for j in range(bound.size):  # local search on output j
+        top = np.argsort(-errs[:, j])[:16]
+        cur, cur_err = xs[top].copy(), errs[top, j].copy()
+        step = scale.copy()
+        rounds = max(1, args.search // 16)
+        for r in range(rounds):
+            cand = into_box(cur + rng.normal(size=cur.shape) * step, lo, hi)
+            e = run(cand)[:, j]
+            better = e > cur_err
+            cur[better], cur_err[better] = cand[better], e[better]
+            if (r + 1) % max(1, rounds // 3) == 0:
+                step = step / 3
+        best[j] = max(best[j], cur_err.max())
+    sample_s = time.perf_counter() - t0
+    violations = int(np.sum(errs > bound + ref_bound))
+    with np.errstate(divide="ignore"):
+        ratios = np.where(best > 0, bound / best, np.inf)
+    return {"model": name, "format": fmt, "bound_max": float(bound.max()), "err_max": float(best.max()),
+            "ratio_max": float(ratios.max()), "ratio_median": float(np.median(ratios)),
+            "worst_output": int(np.argmax(ratios)), "ratios": [float(r) for r in ratios],
+            "ref_bound_max": float(np.max(ref_bound)), "violations": violations,
+            "evaluations": len(xs) + bound.size * max(1, args.search // 16) * 16,
+            "leaves": cert["leaves"], "analysis_s": cert["analysis_seconds"], "check_s": check_s,
+            "compile_s": round(compile_s, 2), "sample_s": round(sample_s, 1)}
+
+
+TARGET = {"f32": 300, "f16": 300, "bf16": 50, "fp8-e4m3fn": 50, "fp8-e5m2": 50}
+TARGET_MNIST = {"f32": 1000, "f16": 1000, "bf16": 150, "fp8-e4m3fn": 150, "fp8-e5m2": 150}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", default="acas,mlp,mnist")
+    p.add_argument("--formats", default=",".join(FORMATS))
+    p.add_argument("--samples", type=int, default=100_000)
+    p.add_argument("--search", type=int, default=2000)
+    p.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "error_bound.json")
+    args = p.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        available = models(work)
+        for name in args.models.split(","):
+            if name not in available:
+                print(f"{name}: data not found under {DATA}, skipped", file=sys.stderr)
+                continue
+            for fmt in args.formats.split(","):
+                try:
+                    row = measure(name, *available[name], fmt, work, args)
+                except Exception as e:  # noqa: BLE001 - a row saying why, not a crash
+                    row = {"model": name, "format": fmt, "error": str(e).splitlines()[0]}
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(rows, indent=1))
+    print("\n| model | format | bound (max) | largest sampled error | ratio max (median) | target | "
+          "violations | leaves | analysis s | check s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        if "error" in r:
+            print(f"| {r['model']} | {r['format']} | no bound: {r['error']} | | | | | | | |")
+            continue
+        target = (TARGET_MNIST if r["model"] == "mnist" else TARGET)[r["format"]]
+        met = "met" if r["ratio_max"] <= target else "not met"
+        print(f"| {r['model']} | {r['format']} | {r['bound_max']:.3g} | {r['err_max']:.3g} | "
+              f"{r['ratio_max']:.3g} ({r['ratio_median']:.3g}) | <= {target}: {met} | {r['violations']} | "
+              f"{r['leaves']} | {r['analysis_s']:.2f} | {r['check_s']:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
