@@ -65,6 +65,10 @@ class AnalysisError(Exception):
     pass
 
 
+class OverflowRisk(AnalysisError):
+    """A value may overflow its format over the box: a smaller box may still be fine."""
+
+
 def format_limits(name: str, rounding: str) -> tuple[float, float, float]:
     """(u, eta, biggest): |round(y) - y| <= u |y| + eta whenever |y| <= biggest."""
     f = fp.parse_format(name)
@@ -279,7 +283,7 @@ class Leaf:
         _, _, biggest = format_limits(fmt, rounding)
         worst = float(np.max(out.magnitude(), initial=0.0))
         if not worst <= biggest:
-            raise AnalysisError(f"{NAME}: {where} may overflow {fmt} over the input box (|value| up to "
+            raise OverflowRisk(f"{NAME}: {where} may overflow {fmt} over the input box (|value| up to "
                                 f"{worst:.4g} > {biggest:.4g}): no error bound can be certified")
         return out
 
@@ -309,7 +313,7 @@ class Leaf:
             total = up(total + np.tile(np.abs(b.val.c + b.err.c), reps))
         u_a, eta_a, big_a = format_limits(acc, rounding)
         if not float(np.max(total, initial=0.0)) * 2 <= big_a:
-            raise AnalysisError(f"{NAME}: {where}: partial sums may overflow {acc} over the input box")
+            raise OverflowRisk(f"{NAME}: {where}: partial sums may overflow {acc} over the input box")
         arith = up(up(gamma(n + (b is not None), u_a) * total) + n * eta_a)
         if order == "sequential":
             arith = np.minimum(arith, sequential_error(x, w_hat, b, u_a, eta_a))
@@ -372,6 +376,7 @@ class Program:
 
     shape: tuple
     steps: list  # (index, name, operand indices, attrs); index -1 is the input
+    out_size: int = 0
 
 
 def program(module) -> Program:
@@ -388,6 +393,7 @@ def program(module) -> Program:
             if len(args) != 1:
                 raise AnalysisError(f"{NAME}: an error bound needs a model with one output")
             steps.append((i, "return", args, {}))
+            out_size = int(np.prod(spec.shape_of(op.operands[0])))
             break
         if isinstance(op, spec.ParamOp):
             attrs = {"param": op.param_name.data}
@@ -405,7 +411,7 @@ def program(module) -> Program:
         attrs["shape"] = spec.shape_of(op.result)
         where[op.results[0]] = i
         steps.append((i, op.name, args, attrs))
-    return Program(tuple(spec.shape_of(block.args[0])), steps)
+    return Program(tuple(spec.shape_of(block.args[0])), steps, out_size)
 
 
 def run_leaf(prog: Program, params: dict, box_lo, box_hi, rules=None) -> tuple[dict, Value, Leaf]:
@@ -465,13 +471,22 @@ class Node:
     gain: np.ndarray  # per input element: its share of the output's range
     split: tuple | None = None  # (dim, at, below, above)
     stall: int = 0  # splits in a row that lowered this box's bound by less than GAIN
+    overflow: str = ""  # why no bound was found here
 
 
-def evaluate(prog: Program, params: dict, lo: np.ndarray, hi: np.ndarray) -> Node:
-    env, out, leaf = run_leaf(prog, params, lo, hi)
+def evaluate(prog: Program, params: dict, lo: np.ndarray, hi: np.ndarray, parent: Node | None = None) -> Node:
+    """One box's analysis; a box where some value may overflow gets an infinite bound (and its
+    parent's split preferences), so that the search splits it first."""
+    try:
+        env, out, leaf = run_leaf(prog, params, lo, hi)
+    except OverflowRisk as e:
+        gain = parent.gain if parent is not None else (hi - lo).reshape(-1)
+        return Node(lo, hi, np.full(prog.out_size, np.inf), [], None, gain, overflow=str(e))
     elo, ehi = out.err.bounds()
     values = {i: (*v.val.bounds(), *v.err.bounds()) for i, v in env.items() if i >= 0 and not v.known}
-    gain = _sum_cols(out.val.mv[: lo.size].T) if len(out.val.mv) else np.zeros(lo.size)
+    gain = np.zeros(lo.size)  # the input symbols come first, one per element with lo < hi
+    inputs = np.nonzero(hi.reshape(-1) > lo.reshape(-1))[0]
+    gain[inputs] = _sum_cols(out.val.mv[: len(inputs)].T)
     return Node(lo, hi, np.maximum(np.abs(elo), np.abs(ehi)), leaf.chosen, values, gain)
 
 
@@ -485,7 +500,7 @@ def analyse(module, params: dict[str, np.ndarray], box_lo: np.ndarray, box_hi: n
         size = sum(int(np.asarray(p).size) for p in params.values()) + lo.size
         max_leaves = max(1, min(MAX_LEAVES, SPLIT_WORK // size))
     root = evaluate(prog, params, lo, hi)
-    scale = np.where(root.bound > 0, root.bound, 1.0)
+    scale = np.where((root.bound > 0) & np.isfinite(root.bound), root.bound, 1.0)
 
     def worst(node: Node) -> float:  # the largest output bound, relative to the whole box's
         return float(np.max(node.bound / scale, initial=0.0))
@@ -498,17 +513,21 @@ def analyse(module, params: dict[str, np.ndarray], box_lo: np.ndarray, box_hi: n
         a, b = node.lo.reshape(-1)[dim], node.hi.reshape(-1)[dim]
         at = a / 2 + b / 2
         if node.stall >= STALL or node.gain[dim] <= 0 or not a < at < b:
+            heapq.heappush(heap, (key, -1, node))
             break  # the worst leaf cannot be improved: neither can the bound
         below_hi, above_lo = node.hi.copy(), node.lo.copy()
         below_hi.reshape(-1)[dim] = above_lo.reshape(-1)[dim] = at
-        below = evaluate(prog, params, node.lo, below_hi)
-        above = evaluate(prog, params, above_lo, node.hi)
+        below = evaluate(prog, params, node.lo, below_hi, node)
+        above = evaluate(prog, params, above_lo, node.hi, node)
         node.split, node.values = (dim, float(at), below, above), None
         for child in (below, above):
             child.stall = node.stall + 1 if worst(child) > -key * (1 - GAIN) else 0
             count += 1
             heapq.heappush(heap, (-worst(child), count, child))
         leaves += 1
+    failed = next((leaf.overflow for leaf in _leaves(root) if leaf.overflow), "")
+    if failed:  # no split within the budget excluded it
+        raise AnalysisError(f"{failed} (still in a box {leaves} splits of the input box could not shrink away)")
     return claims(root)
 
 
