@@ -178,6 +178,14 @@ def _slice(x, starts, ends, steps):
     return x[tuple(slice(s, e if e >= 0 else None, t) for s, e, t in zip(starts, ends, steps))]
 
 
+def _slice_scatter(x, shape, starts, steps):
+    """Zeros of `shape` with x[i] at starts[d] + i[d]*steps[d] in every dimension d."""
+    y = np.zeros(shape)
+    for i in np.ndindex(x.shape):
+        y[tuple(s + k * st for s, k, st in zip(starts, i, steps))] = x[i]
+    return y
+
+
 def _cross_entropy(logits, labels):
     m = logits.max(axis=1, keepdims=True)
     lse = (m + np.log(np.exp(logits - m).sum(axis=1, keepdims=True)))[:, 0]
@@ -220,4 +228,7 @@ OPS = {
     "reduce_max": lambda x, axes, keepdims: x.max(axis=tuple(axes), keepdims=keepdims),
     "mse_loss": lambda a, b: np.mean((a - b) ** 2),
     "cross_entropy": _cross_entropy,
+    "where": lambda c, a, b: np.where(c > 0, a, b),
+    "one_hot": lambda labels, classes: (labels[:, None] == np.arange(classes)).astype(np.float64),
+    "slice_scatter": lambda x, shape, starts, steps: _slice_scatter(x, shape, starts, steps),
 }

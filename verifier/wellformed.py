@@ -57,7 +57,7 @@ def _check_param(where: str, op: Op, t: Type, payload: dict, hashes: dict) -> No
 def _check_compute(where: str, op: Op, t: Type) -> None:
     short = op.name.removeprefix("spec.")
     for k, operand_type in enumerate(op.operand_types):
-        want = "i64" if (short, k) == ("cross_entropy", 1) else "f32"
+        want = "i64" if (short, k) in (("cross_entropy", 1), ("one_hot", 0)) else "f32"
         if operand_type.elem != want:
             raise Reject(f"{where}: operand {k} must be a tensor of {want}, got {operand_type}")
     try:

@@ -285,6 +285,11 @@ CASES = [
     ("mse_loss", [rnd(3, 4), rnd(3, 4, seed=1)], {}, (), mse_tol),
     ("cross_entropy", [rnd(4, 5, lo=-6, hi=6), np.array([0, 4, 2, 2], np.int64)], {}, (),
      cross_entropy_tol),
+    # the ops of the backward pass (lower-autograd)
+    ("where", [np.array([[-1.0, 0.0, 2.0], [np.nan, 3.0, -0.0]], np.float32), rnd(2, 3, seed=1), rnd(3, seed=2)],
+     {}, (), EXACT),
+    ("one_hot", [np.array([2, 0, 1, 2], np.int64)], {"classes": 3}, (), EXACT),
+    ("slice_scatter", [rnd(2, 3)], {"shape": (5, 7), "starts": (4, 1), "steps": (-3, 2)}, (), EXACT),
 ]
 
 
