@@ -1,6 +1,6 @@
 """vnnc train against PyTorch: 100 full-batch steps of an MLP with the same initial weights
-must give the same losses and parameters (to 1e-4), for every optimizer; and the training
-bundle is checked like any other (every witness, the library sample)."""
+must give the same losses and parameters (to 1e-4), with SGD and with Adam; and the
+training bundle is checked like any other (every witness, the library sample)."""
 
 from __future__ import annotations
 
@@ -79,8 +79,8 @@ def data(tmp_path_factory):
     return d, x, labels, targets
 
 
-@pytest.mark.parametrize("optimizer,loss", [("sgd", "cross-entropy"), ("adam", "cross-entropy"),
-                                            ("momentum", "mse"), ("adamw", "mse")])
+# momentum/Nesterov with mse and AdamW are compared with PyTorch in tests/e2e/test_train_cli.py
+@pytest.mark.parametrize("optimizer,loss", [("sgd", "cross-entropy"), ("adam", "mse")])
 def test_100_full_batch_steps_match_pytorch(tmp_path, data, optimizer, loss):
     d, x, labels, targets = data
     model, params = write_mlp(tmp_path)
