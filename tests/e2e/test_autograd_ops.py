@@ -9,7 +9,6 @@ checked, the library sampled) and run once on random inputs."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from vnnc import driver
 from vnnc.dialects import ad, spec
 from vnnc.model import name_attrs

@@ -57,7 +57,7 @@ def windows(x, kernel, a, out_shape):
 
 
 def conv2d(x, w, b, a, shape):
-    g, cg, og = a["groups"], w.shape[1], w.shape[0] // a["groups"]
+    cg, og = w.shape[1], w.shape[0] // a["groups"]
     taps = windows(pad(x, a, mp.mpf(0)), w.shape[2:], a, shape)
     y = np.zeros(shape, dtype=object) + mp.mpf(0)
     for o in range(w.shape[0]):
@@ -249,7 +249,7 @@ def test_vjp_rule_is_the_derivative(op, specs, attrs):
             v = rng.standard_normal(x.shape)
             vm, h = to_mp(v), mp.mpf(10) ** -15
 
-            def along(t):
+            def along(t, k=k, vm=vm):
                 moved = list(xm)
                 moved[k] = xm[k] + t * vm
                 return np.sum(np.asarray(FORWARD[op](moved, a, shape), dtype=object) * dym)
