@@ -75,7 +75,7 @@ def check_library(root: Path, manifest: dict, spec_text: str, params: bytes,
         inputs, outputs, box = manifest["inputs"], manifest["outputs"], str(certified[1]) if certified else ""
         with tempfile.TemporaryDirectory() as tmp:
             proc = subprocess.run(
-                [sys.executable, "-m", "vnnc.verifier.sampled", str(root / manifest["artifacts"]["library"]),
+                [sys.executable, "-P", "-m", "vnnc.verifier.sampled", str(root / manifest["artifacts"]["library"]),
                  str(root / manifest["params"]["file"]), json.dumps(inputs), json.dumps(outputs), tmp, box],
                 check=False, capture_output=True, text=True, timeout=600)
             if proc.returncode != 0:
