@@ -36,6 +36,7 @@ CONFIGS = {  # name -> precision options
     "fp8-e5m2-up": {"precision": "fp8-e5m2", "rounding": "up"},
     "e6m5-zero": {"precision": "e6m5", "rounding": "zero"},
     "f64": {"precision": "f64"},
+    "mixed": {"precision": "bf16", "config": "mixed.json"},  # first layer f32, last f16 rounded down
 }
 
 
@@ -104,7 +105,10 @@ def model(tmp_path_factory) -> tuple[Path, dict, Path]:
 def bundles(model, tmp_path_factory) -> dict:
     path, _, box = model
     root = tmp_path_factory.mktemp("bundles")
-    return {name: vnnc.compile(path, out=root / name, precision=options, input_box=box)
+    (root / "mixed.json").write_text(json.dumps({"layers": {"first": {"precision": "f32"},
+                                                            "last": {"precision": "f16", "rounding": "down"}}}))
+    return {name: vnnc.compile(path, out=root / name, input_box=box,
+                               precision={k: str(root / v) if k == "config" else v for k, v in options.items()})
             for name, options in CONFIGS.items()}
 
 
