@@ -452,8 +452,9 @@ def apply(leaf: Leaf, name: str, xs: list[Value], a: dict, where: str) -> Value:
                                 a["order"], where)
     if name in ("add", "sub"):
         return leaf.add(xs[0], xs[1], 1.0 if name == "add" else -1.0, shape, fmt, acc, rounding, where)
-    if name == "relu":
-        return leaf.relu(xs[0], fmt, where)
+    if name == "relu":  # exact, but stored into a coarser format than its operand's it rounds
+        y = leaf.relu(xs[0], xs[0].fmt, where)
+        return y if contains(fmt, y.fmt) else leaf.store(y, fmt, y.fmt, rounding, where)
     raise AnalysisError(f"{NAME}: {where}: fp.{name} is not supported by the error analysis "
                         f"(supported: {SUPPORTED})")
 

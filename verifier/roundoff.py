@@ -39,8 +39,7 @@ def gamma_u(n: int, u: float) -> float:
     return float(up(up(n * u) / down(1.0 - n * u))) if n * u < 0.5 else np.inf
 
 
-def colsum(m: np.ndarray) -> np.ndarray:
-    """sum over symbols (rows) of |m|, rounded up."""
+def colsum(m: np.ndarray) -> np.ndarray:  # the sum over symbols (rows) of |m|, rounded up
     s, e = matmul_enclose(np.ones(len(m)), np.abs(m))
     return up(s + e) if len(m) else np.zeros(m.shape[1])
 
@@ -101,8 +100,8 @@ def magnitude(x):
 
 
 class Leaf:
-    """The analysis over one box. A value is [shape, val, err, format, known]; a known value
-    (parameter, constant) holds its exact value in val.c and its exact rounding in err.c."""
+    """The analysis over one box. A value is [shape, val, err, format, known]; known ones
+    (parameters, constants) hold their exact value in val.c, their exact rounding in err.c."""
 
     def __init__(self, rules):
         self.rules, self.count = list(rules), [0, 0]
@@ -230,8 +229,9 @@ def run_leaf(block, params, lo, hi, rules) -> tuple[dict, list]:
             exact = b[4] and not np.any(b[1].c + b[2].c)  # x +- 0 is x in every mode
             arith = 0.0 if exact else up(limits(p["acc"], p["rounding"])[0] * magnitude(z))
             v = leaf.store(z, fmt, p["acc"], p["rounding"], arith)
-        elif name == "relu":
-            v = leaf.relu(xs[0], fmt)
+        elif name == "relu":  # exact, but stored into a coarser format than its operand's it rounds
+            v = leaf.relu(xs[0], xs[0][3])
+            v = v if within(fmt, v[3]) else leaf.store(v, fmt, v[3], p["rounding"])
         else:
             raise Reject(f"{op.name} (op {i} of @main) has no error analysis")
         env[op.results[0]] = v

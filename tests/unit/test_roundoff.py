@@ -352,3 +352,24 @@ def test_wrong_pass_or_claim_keys_are_rejected(twin):
         rejected(twin.verdict(witness=w))
     assert "is not the one" in rejected(check(twin.fp, twin.fp, json.dumps(twin.witness),
                                               {"params": twin.params + b" ", "box": twin.box}))
+
+
+def test_relu_rounding_into_a_coarser_format_is_counted(tmp_path):
+    """Regression: a first layer kept in f32 feeds a relu stored in fp8-e5m2 (the default
+    format): the relu then rounds, and the bound must include that rounding."""
+    path, params = write_mlp(tmp_path, sizes=(6, 12, 3), seed=9, name="coarse")
+    (tmp_path / "first.json").write_text(json.dumps({"layers": {"first": {"precision": "f32"}}}))
+    x0 = np.random.default_rng(4).uniform(-1, 1, (1, 6))
+    box = write_box(tmp_path / "box.npz", x0 - 0.1, x0 + 0.1)
+    bundle = vnnc.compile(path, out=tmp_path / "b", input_box=box,
+                          precision={"precision": "fp8-e5m2", "config": str(tmp_path / "first.json")})
+    fp = (bundle.path / "stages" / "01-assign-precision.mlir").read_text()
+    assert "f8E5M2" in fp and "tensor<1x12xf32>" in fp  # an f32 layer, then an fp8 relu
+    bound = bundle.manifest["certified_error_bound"]["abs"]
+    worst = 0.0
+    for x in inputs_in_box(x0 - 0.1, x0 + 0.1, 300, seed=3):
+        y, real = bundle.run(x).reshape(-1), exact_mlp(params, x)
+        err = [abs(Fraction(float(a)) - r) for a, r in zip(y, real)]
+        assert all(e <= Fraction(b) for e, b in zip(err, bound)), (err, bound)
+        worst = max(worst, max(float(e) / b for e, b in zip(err, bound)))
+    assert worst > 0.05  # the samples come near the bound: the relu's rounding is real
