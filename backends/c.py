@@ -4,6 +4,11 @@ Syntax-directed and small on purpose (it is trusted, see TRUST.md): one case per
 every SSA value a C local, every memref a flat pointer indexed row-major. Floats are
 printed as C hex literals (exact). Semantics kept explicit: `arith.maximumf` propagates
 NaN (C's fmaxf does not), unordered float comparisons are negated ordered ones.
+A `vector<16xf32>` is a GCC vector of 16 floats, on which + - * / are the IEEE operations
+lane by lane (GCC manual, "Using Vector Instructions through Built-in Functions"); only
+those, constants, `vector.load` (16 consecutive floats, copied), `vector.extract` (v[i]),
+`vector.shuffle` (`__builtin_shuffle` over both operands' lanes) and loop-carried values
+may be vectors.
 Backends differ by the `CTarget` tables; CUDA subclasses them.
 """
 
@@ -17,7 +22,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from vnnc.dialects.fp import RoundOp, parse_format
-from xdsl.dialects import arith, func, memref, scf
+from xdsl.dialects import arith, func, memref, scf, vector
 from xdsl.dialects import math as xmath
 from xdsl.dialects.builtin import (
     DenseIntOrFPElementsAttr,
@@ -29,6 +34,8 @@ from xdsl.dialects.builtin import (
     ModuleOp,
     StringAttr,
     UnitAttr,
+    VectorType,
+    f32,
 )
 from xdsl.ir import Operation, SSAValue
 
@@ -114,13 +121,30 @@ VNNC_MAXMIN(double, )
 static void* vnnc_alloc(size_t bytes) {
   return aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
 }
+/* vector<16xf32>: arithmetic lane by lane; a load copies 16 consecutive floats */
+typedef float vnnc_f32x16 __attribute__((vector_size(64)));
+typedef int32_t vnnc_i32x16 __attribute__((vector_size(64)));
+static inline vnnc_f32x16 vnnc_load_f32x16(const float* p) {
+  vnnc_f32x16 v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
 """
 
 
 _DTYPE_NAMES = {"float": "float32", "double": "float64", "int64_t": "int64"}
 
 
+VECTOR_OPS = (arith.AddfOp, arith.SubfOp, arith.MulfOp, arith.DivfOp, arith.ConstantOp, vector.LoadOp,
+              vector.ShuffleOp, scf.ForOp, scf.YieldOp)
+"""The ops whose results or operands may be vector<16xf32> values."""
+
+
 def _elem(t) -> str:
+    if isinstance(t, VectorType):
+        if t.element_type != f32 or t.get_shape() != (16,):
+            raise CPrintError(f"emit-c: unsupported vector type {t}")
+        return "vnnc_f32x16"
     if isinstance(t, IntegerType):
         return "int64_t" if t.width.data == 64 else ("_Bool" if t.width.data == 1 else f"int{t.width.data}_t")
     if isinstance(t, IndexType):
@@ -248,6 +272,9 @@ class CPrinter:
     def print_op(self, op: Operation) -> None:
         t = self.t
         kind = type(op)
+        vectors = [v for v in (*op.operands, *op.results) if isinstance(v.type, VectorType)]
+        if vectors and not isinstance(op, VECTOR_OPS) and not (isinstance(op, vector.ExtractOp) and not op.dynamic_position):
+            raise CPrintError(f"emit-c: {op.name} on vectors is not supported")
         if kind in t.binary:
             a, b = (self.name(v) for v in op.operands)
             self.decl(op.results[0], f"{a} {t.binary[kind]} {b}")
@@ -272,6 +299,13 @@ class CPrinter:
             self.decl(op.result, f"{c} ? {a} : {b}")
         elif isinstance(op, (arith.SIToFPOp, arith.IndexCastOp)):
             self.decl(op.results[0], f"({self.ctype(op.results[0].type)}){self.name(op.operands[0])}")
+        elif isinstance(op, vector.LoadOp):
+            self.decl(op.result, f"vnnc_load_f32x16(&{self.name(op.base)}[{self.flat_index(op.base, op.indices)}])")
+        elif isinstance(op, vector.ExtractOp):
+            self.decl(op.result, f"{self.name(op.vector)}[{op.static_position.get_values()[0]}]")
+        elif isinstance(op, vector.ShuffleOp):
+            mask = ", ".join(str(m) for m in op.mask.get_values())
+            self.decl(op.result, f"__builtin_shuffle({self.name(op.v1)}, {self.name(op.v2)}, (vnnc_i32x16){{{mask}}})")
         elif isinstance(op, memref.LoadOp):
             self.decl(op.res, f"{self.name(op.memref)}[{self.flat_index(op.memref, op.indices)}]")
         elif isinstance(op, memref.StoreOp):
@@ -321,6 +355,10 @@ class CPrinter:
 
     def constant(self, op: arith.ConstantOp) -> str:
         v = op.value
+        if isinstance(op.result.type, VectorType) and isinstance(v, DenseIntOrFPElementsAttr):
+            values = list(v.get_values())
+            values = values * 16 if len(values) == 1 else values
+            return f"({_elem(op.result.type)}){{{', '.join(hex_float(x) for x in values)}}}"
         if isinstance(v, FloatAttr):
             if str(v.type) not in ("f32", "f64"):
                 raise CPrintError(f"emit-c: float constant of type {v.type}")

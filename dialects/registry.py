@@ -10,9 +10,10 @@ from xdsl.dialects.func import Func
 from xdsl.dialects.math import Math
 from xdsl.dialects.memref import MemRef
 from xdsl.dialects.scf import Scf
+from xdsl.dialects.vector import Vector
 from xdsl.parser.attribute_parser import AttrParser
 
-DIALECTS = (Builtin, Func, Arith, Math, MemRef, Scf, Spec, Fp, Ad)
+DIALECTS = (Builtin, Func, Arith, Math, MemRef, Scf, Vector, Spec, Fp, Ad)
 
 
 def _hex_element_as_bits():

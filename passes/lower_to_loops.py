@@ -8,7 +8,10 @@ distinct (op, shapes, attributes) becomes one private kernel `func.func` that `@
 calls; parameters become `memref.global`s named after the parameter (uninitialised,
 bound at load time, carrying `vnnc.sha256`), small constants become initialised
 constant globals. Reshape and flatten copy through flat views. Temporaries are
-`memref.alloc`ed and freed after their last use.
+`memref.alloc`ed and freed after their last use. Contractions of length >= 32 are summed
+in 16 lanes; a linear's lanes are `vector<16xf32>` values and its kernel computes a block
+of output rows and columns per iteration (passes/kernels/contraction.py); the witness
+records both (`order`, `block`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from vnnc.dialects.spec import ConstantOp, ParamOp, SpecOp
 from vnnc.passes import witness
 from vnnc.passes.kernels import KernelSpec, contraction, writers
 from vnnc.passes.kernels.builder import KernelBuilder
-from vnnc.passes.kernels.certificate import kernel_stores
+from vnnc.passes.kernels.certificate import kernel_form
 from xdsl.builder import Builder, InsertPoint
 from xdsl.context import Context
 from xdsl.dialects import func, memref
@@ -76,8 +79,11 @@ def kernel_spec(op) -> KernelSpec:
         extra = {k: attrs.pop(k) for k in fp.FP_PROPS}
         return KernelSpec(op.short_name(), shapes, tuple(out.get_shape()), tuple(sorted(attrs.items())),
                           dtypes, carrier(out), fp.format_of(out).name, extra["acc"], extra["rounding"], "fp")
+    order = summation_order(op.short_name(), shapes)
+    vectors = op.short_name() == "linear" and order == "lanes16" and set(dtypes) | {carrier(out)} == {"f32"}
+    block = contraction.block_for(out.get_shape()) if vectors else (1, 1)
     return KernelSpec(op.short_name(), shapes, tuple(out.get_shape()), tuple(sorted(attrs.items())), dtypes,
-                      order=summation_order(op.short_name(), shapes))
+                      order=order, block=block)
 
 
 def summation_order(name: str, shapes) -> str:
@@ -282,7 +288,8 @@ class LowerToLoopsPass(ModulePass):
                      "out_shape": list(k.out_shape), "attrs": {a: _jsonable(v) for a, v in k.attrs},
                      **({"format": k.fmt, "acc": k.acc, "rounding": k.rounding} if k.dialect == "fp" else {}),
                      **({"order": k.order} if k.order != "sequential" else {}),
-                     "stores": _jsonable(kernel_stores(fns[name]))}
+                     **({"block": list(k.block)} if k.block != (1, 1) else {}),
+                     **dict(zip(("stores", "reductions"), _jsonable(kernel_form(fns[name]))))}
                     for k, name in lowering.kernels.items()
                 ],
                 "calls": lowering.calls,

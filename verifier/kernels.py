@@ -1,11 +1,12 @@
 """The checker's own definition of the loop nest that implements each spec op.
 
-`expected(op, in_shapes, out_shape, attrs)` gives the stores of a correct kernel in the
-canonical form of docs/WITNESS.md §5.1: for each store its enclosing loops, its affine
-output index and the value stored, a tree over loads, f32 constants, float operations,
-guards and reductions ("for" nodes, folded in increasing order). Loop variables are
-numbered in program order, so the loop order, like the order of every float operation,
-is part of the definition.
+`expected(op, in_shapes, out_shape, attrs)` gives the stores and reductions of a correct
+kernel in the canonical form of docs/WITNESS.md §5.1: for each store its enclosing loops,
+its affine output index and the value stored, a tree over loads, f32 constants, float
+operations, guards and results of reductions; each reduction (a "for" node, folded in
+increasing order) listed once, when it ends, and named by its loop variable. Loop
+variables are numbered in program order, so the loop order, like the order of every
+float operation, is part of the definition.
 """
 
 from __future__ import annotations
@@ -56,14 +57,16 @@ def idx(x) -> tuple:
 class Nest:
     """Builds one kernel's stores; its arguments are numbered 0.., the output last."""
 
-    def __init__(self, dtypes=(), fmt="f32", acc="f32", rounding="nearest", order="sequential"):
+    def __init__(self, dtypes=(), fmt="f32", acc="f32", rounding="nearest", order="sequential", block=(1, 1)):
         """dtypes: the buffers' element types (f32, f64, i64); values are computed in
         `acc` and rounded to `fmt` in `rounding` mode when stored; `order` is the summation
-        order of contractions (`dot`)."""
+        order of contractions (`dots`), `block` how many rows and columns of a linear's
+        output one loop iteration computes."""
         self.dtypes, self.fmt, self.acc, self.rounding = list(dtypes), fmt, acc, rounding
-        self.order = order
+        self.order, self.block = order, block
         self.loops: list[tuple[str, int]] = []
         self.stores: list[tuple] = []
+        self.fors: list[tuple] = []  # each reduction, when it ends; its results name its var
         self.count = 0
 
     def var(self) -> tuple[str, tuple]:
@@ -89,8 +92,8 @@ class Nest:
             yields = body([iv], accs)
         else:
             yields = self.reduce(extents[1:], accs, lambda ivs, a: body([iv, *ivs], a))
-        node = ("for", v, extents[0], tuple(inits), tuple(yields))
-        return [("res", j, node) for j in range(len(inits))]
+        self.fors.append(("for", v, extents[0], tuple(inits), tuple(yields)))
+        return [("res", j, v) for j in range(len(inits))]
 
     def load(self, arg: int, index) -> tuple:
         """arg[index], a float converted to the arithmetic type (f32 -> f64 is exact)."""
@@ -185,32 +188,41 @@ def tree(values):
     return values[0] if len(values) == 1 else ("addf", tree(values[:half]), tree(values[half:]))
 
 
-def dot(k: Nest, n: int, x, w):
-    """sum_k x(k) w(k) for k < n from 0.0: "sequential" in increasing k; "lanes16": lane t
-    sums k = t, t+16, ... over the n // 16 full blocks, the lanes are added as a tree, then
-    the remaining terms in increasing k."""
-    def term(kk):
-        return ("mulf", k.load(*x(kk)), k.load(*w(kk)))
+def dots(k: Nest, n: int, pairs):
+    """For each (x, w) of `pairs`, sum_k x(k) w(k) for k < n from 0.0, all in the same loops,
+    each sum in the order: "sequential" in increasing k; "lanes16": lane t sums k = t, t+16,
+    ... over the n // 16 full blocks, the lanes are added as a tree, then the remaining terms
+    in increasing k. Accumulators are numbered sum by sum, lane by lane."""
+    def term(o, kk):
+        return ("mulf", k.load(*pairs[o][0](kk)), k.load(*pairs[o][1](kk)))
 
+    outs = range(len(pairs))
     if k.order == "sequential":
-        return k.reduce([n], [f32(0.0)], lambda kv, s: [("addf", s[0], term(kv[0]))])[0]
+        return k.reduce([n], [f32(0.0)] * len(pairs), lambda kv, s: [("addf", s[o], term(o, kv[0])) for o in outs])
     blocks, rest = divmod(n, 16)
-    lanes = k.reduce([blocks], [f32(0.0)] * 16, lambda kv, s: [
-        ("addf", s[t], term(aff([(16, kv[0])], t))) for t in range(16)])
+    lanes = k.reduce([blocks], [f32(0.0)] * 16 * len(pairs), lambda kv, s: [
+        ("addf", s[16 * o + t], term(o, aff([(16, kv[0])], t))) for o in outs for t in range(16)])
+    sums = [tree(lanes[16 * o:16 * o + 16]) for o in outs]
     if not rest:
-        return tree(lanes)
-    return k.reduce([rest], [tree(lanes)], lambda kv, s: [
-        ("addf", s[0], term(aff([(1, kv[0])], blocks * 16)))])[0]
+        return sums
+    return k.reduce([rest], sums, lambda kv, s: [("addf", s[o], term(o, aff([(1, kv[0])], blocks * 16))) for o in outs])
 
 
 def linear(k: Nest, name, ins, out, a):
-    # y[.., j] = (sum_k x[.., k] W[j, k]) + b[j]
-    def point(ivs):
-        *lead, j = ivs
-        acc = dot(k, ins[1][1], lambda kv: (0, [*lead, kv]), lambda kv: (1, [j, kv]))
-        k.store(("addf", acc, k.load(2, [j])) if len(ins) == 3 else acc, ivs)
+    # y[.., i, j] = (sum_k x[.., i, k] W[j, k]) + b[j]; an iteration computes the block of rows
+    # ri i0 + r and columns rj j0 + c (r < ri, c < rj), row by row; a vector x has no rows
+    # (ri > 1 would compute each output ri times)
+    ri, rj = k.block
 
-    k.nest(out, point)
+    def point(ivs):
+        *lead, j0 = ivs
+        rows = [[*lead[:-1], aff([(ri, lead[-1])], r)] for r in range(ri)] if len(out) > 1 else [[]] * ri
+        outs = [(i, aff([(rj, j0)], c)) for i in rows for c in range(rj)]
+        sums = dots(k, ins[1][1], [(lambda kv, i=i: (0, [*i, kv]), lambda kv, j=j: (1, [j, kv])) for i, j in outs])
+        for (i, j), acc in zip(outs, sums):
+            k.store(("addf", acc, k.load(2, [j])) if len(ins) == 3 else acc, [*i, j])
+
+    k.nest([*out[:-2], out[-2] // ri, out[-1] // rj] if len(out) > 1 else [out[-1] // rj], point)
 
 
 def matmul(k: Nest, name, ins, out, a):
@@ -230,8 +242,8 @@ def matmul(k: Nest, name, ins, out, a):
         batch, i, j = full[:-2], full[-2], full[-1]
         ai = bcast(batch, a2[:-2], rank) + [i]
         bj = bcast(batch, b2[:-2], rank)
-        k.store(dot(k, a2[-1], lambda kv: (0, ai[1:] + [kv] if len(sa) == 1 else ai + [kv]),
-                    lambda kv: (1, bj + [kv] if len(sb) == 1 else bj + [kv, j])), ivs)
+        k.store(dots(k, a2[-1], [(lambda kv: (0, ai[1:] + [kv] if len(sa) == 1 else ai + [kv]),
+                                  lambda kv: (1, bj + [kv] if len(sb) == 1 else bj + [kv, j]))])[0], ivs)
 
     k.nest(out, point)
 
@@ -508,9 +520,10 @@ DEFINITIONS["round"] = round_
 
 
 def expected(name: str, ins, out, attrs, dtypes=None, fmt="f32", acc="f32", rounding="nearest",
-             order="sequential") -> list:
-    """The stores of the kernel for op `name`; KeyError for an op without a definition."""
+             order="sequential", block=(1, 1)) -> tuple[list, list]:
+    """The stores and reductions of the kernel for op `name`; KeyError for an op without a
+    definition."""
     dtypes = dtypes or ["f32"] * (len(ins) + 1)
-    k = Nest(dtypes, fmt, acc, rounding, order)
+    k = Nest(dtypes, fmt, acc, rounding, order, block)
     DEFINITIONS[name](k, name, [tuple(s) for s in ins], tuple(out), attrs)
-    return [with_types(store, acc) for store in k.stores]
+    return [with_types(store, acc) for store in k.stores], [with_types(node, acc) for node in k.fors]

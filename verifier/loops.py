@@ -3,7 +3,8 @@
 docs/WITNESS.md §5. Each certified kernel is read back (`KernelReader`) into the canonical
 form of kernels.py: loops from 0 by 1 to a constant, affine indices, loads from its
 arguments, stores into its last one outside reductions and scf.if, each value defined once
-and, unless an index or a constant, used (no dead code). That form must equal the witness's
+and, unless an index or a constant, used (no dead code); a vector value is read as the tuple
+of its lanes, each lane a value of that form. That form must equal the witness's
 stores and the checker's own definition (`kernels.expected`); every output element must be
 stored once (`stored_once`) and every load outside scf.if stay inside its buffer (interval
 bounds, `in_bounds`). Then `call_graph` matches the loop @main against the spec's (§5.3).
@@ -16,7 +17,7 @@ import math
 import numpy as np
 from vnnc.verifier import kernels, precision
 from vnnc.verifier.check import Reject
-from vnnc.verifier.mlir import Dense, Op, Opaque, Sym, Type, Typed, Unit, parse
+from vnnc.verifier.mlir import Dense, DenseArray, Op, Opaque, Sym, Type, Typed, Unit, parse
 from vnnc.verifier.semantics import main_function, plain, plain_attrs
 
 CMPF = ["false", "oeq", "ogt", "oge", "olt", "ole", "one", "ord", "ueq", "ugt", "uge", "ult", "ule",
@@ -72,6 +73,7 @@ class KernelReader:
         self.loops: list[tuple[str, int]] = []  # the enclosing plain loops
         self.extents: dict[str, int] = {}
         self.stores: list[tuple] = []
+        self.fors: list[tuple] = []  # each reduction, when it ends; its results name its var
         self.count, self.may_store, self.guarded = 0, True, False
         self.block(block.ops, "func.return")
 
@@ -134,9 +136,12 @@ class KernelReader:
             return
         if name == "arith.constant":
             v = op.prop("value")
-            if not isinstance(v, Typed) or [v.type] != op.result_types or v.type.elem not in ("index", "f32", "f64"):
+            if isinstance(v, Dense) and [v.type] == op.result_types and v.type.elem in ("f32", "f64"):
+                result = ("vec", tuple(kernels.typed(x, v.type.elem) for x in v.values.ravel().tolist()))
+            elif not isinstance(v, Typed) or [v.type] != op.result_types or v.type.elem not in ("index", "f32", "f64"):
                 self.fail(op, "constants are index, f32 or f64 values of the result's type")
-            result = ("aff", v.value, ()) if v.type.elem == "index" else kernels.typed(v.value, v.type.elem)
+            else:
+                result = ("aff", v.value, ()) if v.type.elem == "index" else kernels.typed(v.value, v.type.elem)
         elif name in ("arith.addi", "arith.subi", "arith.muli"):
             a, b = self.value(op, ins[0], "aff"), self.value(op, ins[1], "aff")
             if name == "arith.muli" and a[2] and b[2]:
@@ -155,8 +160,10 @@ class KernelReader:
                     self.fail(op, "bad format or rounding")
                 precision.format_bits(fmt)
                 result = ("round", fmt, mode, self.value(op, ins[0]))
-            else:
-                result = (FLOAT_OPS[name], *(self.value(op, v) for v in ins))
+            else:  # on vectors, lane by lane
+                args = [self.value(op, v) for v in ins]
+                result = (FLOAT_OPS[name], *args) if any(a[0] != "vec" for a in args) else \
+                    ("vec", tuple((FLOAT_OPS[name], *lane) for lane in zip(*(a[1] for a in args))))
         elif name in ("arith.extf", "arith.truncf"):
             want = ("f32", "f64") if name == "arith.extf" else ("f64", "f32")
             if (op.operand_types[0].elem, op.result_types[0].elem) != want:
@@ -169,16 +176,31 @@ class KernelReader:
             result = (name[6:], names[p.value], *(self.value(op, v) for v in ins))
         elif name in ("arith.select", "arith.andi", "arith.index_cast"):
             result = (name[6:], *(self.value(op, v) for v in ins))
-        elif name == "memref.load":
-            arg = self.value(op, ins[0], "arg")[1]
+        elif name in ("memref.load", "vector.load"):  # a vector's lane t: t further along the last axis
+            arg, index = self.value(op, ins[0], "arg")[1], tuple(self.value(op, v, "aff") for v in ins[1:])
             if op.result_types[0].elem != self.types[arg].elem:
                 self.fail(op, "loads a value of another type than its buffer's")
-            result = ("load", arg, tuple(self.value(op, v, "aff") for v in ins[1:]))
-            self.in_bounds(op, arg, result[2])
+            result = ("load", arg, index) if name == "memref.load" else ("vec", tuple(
+                ("load", arg, (*index[:-1], kernels.aff([(1, index[-1])], t))) for t in range(op.result_types[0].shape[0])))
+            for load in lanes([result]):
+                self.in_bounds(op, arg, load[2])
+        elif name == "vector.extract":  # the lane at a constant position
+            v, pos = self.value(op, ins[0]), op.prop("static_position")
+            if len(ins) != 1 or v[0] != "vec" or not isinstance(pos, DenseArray) or len(pos.values) != 1 \
+                    or not 0 <= pos.values[0] < len(v[1]):
+                self.fail(op, "extracts one lane at a constant position")
+            result = v[1][pos.values[0]]
+        elif name == "vector.shuffle":  # lanes picked by the mask from the two vectors' lanes
+            a, b, mask = self.value(op, ins[0]), self.value(op, ins[1]), op.prop("mask")
+            if a[0] != "vec" or b[0] != "vec" or len(set(op.operand_types + op.result_types)) != 1 \
+                    or not isinstance(mask, DenseArray) or not all(0 <= m < 2 * len(a[1]) for m in mask.values):
+                self.fail(op, "shuffles two vectors of its type by a mask of lanes in range")
+            result = ("vec", tuple((a[1] + b[1])[m] for m in mask.values))
         else:
             self.fail(op, "not allowed in a kernel")
-        if len(op.results) != 1:
-            self.fail(op, "expected one result")
+        if len(op.results) != 1 or (result[0] == "vec") != (op.result_types[0].kind == "vector") \
+                or result[0] == "vec" and op.result_types[0].shape != (len(result[1]),):
+            self.fail(op, "expected one result, a vector of its type's lanes exactly when its type is one")
         self.define(op, op.results[0], result)
 
     def in_bounds(self, op: Op, arg: int, index: tuple) -> None:
@@ -206,6 +228,12 @@ class KernelReader:
         self.extents[var] = extent
         iv = ("aff", 0, ((var, 1),))
         inits = tuple(self.value(op, v) for v in op.operands[3:])
+        # a vector accumulator is its lanes, numbered on from the accumulators before it
+        widths = [len(v[1]) if v[0] == "vec" else 0 for v in inits]
+        starts = [sum(max(w, 1) for w in widths[:j]) for j in range(len(widths))]
+
+        def shaped(make):  # one value per iteration argument from make(accumulator number)
+            return [("vec", tuple(make(s + t) for t in range(w))) if w else make(s) for s, w in zip(starts, widths)]
         if not inits:  # a plain loop
             self.loops.append((var, extent))
             if self.region(op, 0, (iv,)) or op.results:
@@ -213,17 +241,19 @@ class KernelReader:
             self.loops.pop()
             return
         saved, self.may_store = self.may_store, False
-        yields = self.region(op, 0, (iv, *(("acc", var, j) for j in range(len(inits)))))
+        yields = self.region(op, 0, (iv, *shaped(lambda j: ("acc", var, j))))
         self.may_store = saved
-        if len(yields) != len(inits) or len(op.results) != len(inits):
-            self.fail(op, "accumulators, yields and results differ in number")
-        for j, r in enumerate(op.results):
-            self.define(op, r, ("res", j, ("for", var, extent, inits, yields)))
+        if [len(v[1]) if v[0] == "vec" else 0 for v in yields] != widths or len(op.results) != len(inits):
+            self.fail(op, "accumulators, yields and results differ in number or lanes")
+        self.fors.append(("for", var, extent, lanes(inits), lanes(yields)))
+        for r, value in zip(op.results, shaped(lambda j: ("res", j, var))):
+            self.define(op, r, value)
 
     def if_else(self, op: Op) -> None:
         cond = self.value(op, op.operands[0])
-        if len(op.regions) != 2 or not op.results:  # else its condition could use a dead load
-            self.fail(op, "needs a then and an else region and results: a load under scf.if "
+        # without results its condition could use a dead load
+        if len(op.regions) != 2 or not op.results or any(t.kind != "scalar" for t in op.result_types):
+            self.fail(op, "needs a then and an else region and scalar results: a load under scf.if "
                           "must be one a stored value needs")
         saved = self.may_store, self.guarded
         self.may_store, self.guarded = False, True
@@ -234,6 +264,11 @@ class KernelReader:
             self.fail(op, "yields and results differ in number")
         for j, r in enumerate(op.results):
             self.define(op, r, ("res", j, ("if", cond, then, other)))
+
+
+def lanes(values) -> tuple:
+    """Values with each vector replaced by its lanes."""
+    return tuple(x for v in values for x in (v[1] if v[0] == "vec" else (v,)))
 
 
 def stored_once(stores: list[tuple], shape: tuple, kernel: str) -> None:
@@ -310,9 +345,10 @@ def check(source: str, target: str, witness: dict) -> None:
         if arith["acc"] not in ("f32", "f64") or arith["rounding"] not in precision.ROUNDINGS:
             raise Reject(f"kernel @{name}: bad accumulation type or rounding mode")
         # any order computes a real sum; an fp op's sums follow its recorded order, sequential
-        order = cert.get("order", "sequential")
-        if order not in kernels.ORDERS or (dialect == "fp" and order != "sequential"):
-            raise Reject(f"kernel @{name}: summation order {order!r} is not allowed here")
+        # `block`: rows and columns of a linear's output per loop iteration (each its own sum)
+        order, block = cert.get("order", "sequential"), canonical(cert.get("block", [1, 1]))
+        if order not in kernels.ORDERS or (dialect == "fp" and order != "sequential") or (block != (1, 1) and op != "linear"):
+            raise Reject(f"kernel @{name}: summation order {order!r} or block {block!r} is not allowed here")
         # the C printer sets the kernel's rounding mode from this attribute
         if fns[name].attrs.get("fp.rounding", "nearest") != arith["rounding"]:
             raise Reject(f"kernel @{name}: its fp.rounding attribute is not the certified {arith['rounding']}")
@@ -320,13 +356,13 @@ def check(source: str, target: str, witness: dict) -> None:
         if any(d not in ("f32", "f64", "i64") for d in dtypes) or dtypes[-1] != ("f64" if arith["fmt"] == "f64" else "f32"):
             raise Reject(f"kernel @{name}: buffers must be f32 (f64 for f64 values, i64 for labels)")
         try:
-            want = kernels.expected(op, ins, out, attrs, dtypes, **arith, order=order)
+            want = kernels.expected(op, ins, out, attrs, dtypes, **arith, order=order, block=block)
         except (KeyError, TypeError, IndexError, ValueError, ZeroDivisionError) as e:
             raise Reject(f"kernel @{name}: no definition of spec.{op} for these shapes and "
                          f"attributes ({e})") from None
-        if canonical(cert["stores"]) != tuple(reader.stores):
+        if (canonical(cert["stores"]), canonical(cert["reductions"])) != (tuple(reader.stores), tuple(reader.fors)):
             raise Reject(f"kernel @{name}: the loop IR differs from its certificate")
-        if tuple(want) != tuple(reader.stores):
+        if want != (list(reader.stores), list(reader.fors)):
             raise Reject(f"kernel @{name}: the certificate is not the definition of spec.{op}")
         stored_once(reader.stores, out, name)
         if reader.unused:  # no dead code: nothing runs that the stored values do not need

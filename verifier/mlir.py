@@ -24,7 +24,7 @@ class MLIRSyntaxError(Reject):
 
 @dataclass(frozen=True)
 class Type:
-    kind: str  # "tensor", "memref", "scalar" or "function"
+    kind: str  # "tensor", "memref", "vector", "scalar" or "function"
     shape: tuple = ()
     elem: str = ""  # element or scalar type: "f32", "i64", "index", ...
     inputs: tuple = ()  # of a function type
@@ -100,13 +100,13 @@ TOKEN = re.compile(r"""
   | (?P<blk>\^[A-Za-z0-9_.$-]+)
   | (?P<sym>@(?:"(?:[^"\\]|\\.)*"|[A-Za-z0-9_.$-]+))
   | (?P<alias>\#[A-Za-z0-9_.$]+(?:<[^<>"]*>)?)
-  | (?P<shaped>(?:tensor|memref)<(?:[0-9]+x)*(?:[a-zA-Z][a-zA-Z0-9]*|!fp\.float<"[a-z0-9-]+">)>)
+  | (?P<shaped>(?:tensor|memref|vector)<(?:[0-9]+x)*(?:[a-zA-Z][a-zA-Z0-9]*|!fp\.float<"[a-z0-9-]+">)>)
   | (?P<arrow>->)
   | (?P<id>[A-Za-z_][A-Za-z0-9_.$]*)
   | (?P<punct>[()\[\]{}<>:,=])""", re.VERBOSE)
 SKIP = re.compile(r"(?:\s+|//[^\n]*)*")  # between tokens: a "//" inside a string is no comment
 ESCAPE = re.compile(r'\\([\\"n]|[0-9a-fA-F]{2})')  # \\ \" \n \XX
-SHAPED = re.compile(r'(tensor|memref)<((?:[0-9]+x)*)([a-zA-Z][a-zA-Z0-9]*|!fp\.float<"[a-z0-9-]+">)>')
+SHAPED = re.compile(r'(tensor|memref|vector)<((?:[0-9]+x)*)([a-zA-Z][a-zA-Z0-9]*|!fp\.float<"[a-z0-9-]+">)>')
 ELEMENTS = ("f32", "f64", "i1", "i32", "i64", "index")
 STORAGE = ("f16", "bf16", "f8E4M3FN", "f8E5M2")  # tensor element types of the fp stage only
 FLOATS = {"f32": "<f", "f64": "<d"}
@@ -301,7 +301,7 @@ class Parser:
         self.expect(">")
         self.expect(":")
         t = self.parse_type()
-        if t.kind not in ("tensor", "memref") or (isinstance(raw, list) and np.shape(raw) != t.shape):
+        if t.kind not in ("tensor", "memref", "vector") or (isinstance(raw, list) and np.shape(raw) != t.shape):
             raise MLIRSyntaxError(f"dense<...> does not fit its type {t}")
         flat = [raw] * math.prod(t.shape) if isinstance(raw, str) else np.ravel(raw).tolist()
         values = np.array([number(x, t.elem) for x in flat], np.float64 if t.elem in FLOATS else np.int64)

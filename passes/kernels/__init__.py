@@ -33,6 +33,8 @@ class KernelSpec:
     dialect: str = "spec"
     order: str = "sequential"
     """Summation order of a contraction (passes/kernels/contraction.py)."""
+    block: tuple[int, int] = (1, 1)
+    """Rows and columns of a linear's output computed per loop iteration (contraction.py)."""
 
     @property
     def a(self) -> dict[str, Any]:

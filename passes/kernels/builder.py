@@ -3,6 +3,10 @@
 A kernel is a `func.func` whose arguments are its input buffers followed by its output
 buffer (destination-passing style). Index expressions are affine in the induction
 variables (sums of constant multiples plus a constant), so a checker can read them back.
+Float values are scalars or vectors of 16 float32 lanes (`vector<16xf32>`): a vector is
+loaded from 16 consecutive elements of a buffer's last axis, combined lane by lane by the
+float operations, its lanes rearranged by `shuffle` and read by `extract`; it is never
+stored whole.
 """
 
 from __future__ import annotations
@@ -11,20 +15,25 @@ import struct
 from collections.abc import Callable, Sequence
 
 from xdsl.builder import Builder, InsertPoint
-from xdsl.dialects import arith, math, memref, scf
+from xdsl.dialects import arith, math, memref, scf, vector
 from xdsl.dialects.builtin import (
+    DenseArrayBase,
+    DenseIntOrFPElementsAttr,
     FloatAttr,
     IndexType,
     IntegerAttr,
     MemRefType,
+    VectorType,
     f32,
     f64,
+    i64,
 )
 from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Block, Region, SSAValue
 
 Index = int | SSAValue
 """An index operand: a Python int (becomes a constant) or an SSA index value."""
+VECTOR = VectorType(f32, [16])
 
 
 class KernelBuilder:
@@ -75,6 +84,15 @@ class KernelBuilder:
             self._consts[key] = op.result
         return self._consts[key]
 
+    def vconst(self, value: float) -> SSAValue:
+        """A vector<16xf32> with `value` (rounded to f32) in every lane."""
+        key = ("vector", struct.pack("<f", value))
+        if key not in self._consts:
+            op = arith.ConstantOp(DenseIntOrFPElementsAttr.from_list(VECTOR, [value]))
+            self._const_ops.append(op)
+            self._consts[key] = op.result
+        return self._consts[key]
+
     # ------------------------------------------------------------ index arithmetic
 
     def affine(self, terms: Sequence[tuple[int, SSAValue]], const: int = 0) -> SSAValue:
@@ -117,6 +135,18 @@ class KernelBuilder:
         """buf[indices], a float converted to the compute type (f32 -> f64 is exact)."""
         v = self._ins(memref.LoadOp.get(buf, [self.index(i) for i in indices]))
         return self.convert(v, self.compute) if v.type in (f32, f64) else v
+
+    def vload(self, buf: SSAValue, indices: Sequence[Index]) -> SSAValue:
+        """Lanes t < 16: buf[indices[:-1], indices[-1] + t] (a float32 buffer)."""
+        return self._ins(vector.LoadOp(buf, [self.index(i) for i in indices], VECTOR))
+
+    def extract(self, v: SSAValue, lane: int) -> SSAValue:
+        """Lane `lane` of a vector, as a scalar."""
+        return self._ins(vector.ExtractOp(v, [lane], v.type.element_type))
+
+    def shuffle(self, a: SSAValue, b: SSAValue, mask: Sequence[int]) -> SSAValue:
+        """Lane q: lane mask[q] of a's lanes followed by b's."""
+        return self._ins(vector.ShuffleOp(a, b, DenseArrayBase.from_list(i64, list(mask)), result_type=a.type))
 
     def convert(self, v: SSAValue, to) -> SSAValue:
         if v.type == to:

@@ -9,6 +9,14 @@ added and the result stored once. Orders (`KernelSpec.order`, recorded in the wi
               the n % 16 remaining terms added in increasing k. Independent lanes let
               the C compiler keep them in vector registers without reassociating any
               sum it was given (no fast-math).
+
+A lanes16 linear computes a block of ri rows times rj columns of its output per loop
+iteration (`KernelSpec.block`, recorded in the witness): the 16 lanes of each output are
+one vector<16xf32>, so each x row's and each W row's 16 elements are loaded once per block
+and used rj and ri times. Every output keeps its own order, so its value is the same, bit
+for bit, as unblocked. The lanes' trees of two outputs are summed together, pairs of lanes
+side by side in one vector addition per level (`lane_sums`). The factors divide the output's
+extents (rows 8, 4, 2 or 1; columns 2 or 1), so no remainder nest is needed.
 """
 
 from __future__ import annotations
@@ -48,19 +56,81 @@ def dot(kb: KernelBuilder, order: str, n: int, x, w):
     return total
 
 
+def block_for(out_shape) -> tuple[int, int]:
+    """Rows and columns of a lanes16 linear's output computed per loop iteration: the
+    largest of 8, 4, 2, 1 rows and of 2, 1 columns that divide the extents (measured on
+    x86-64 with AVX-512, benchmarks/README.md: 8 x 2 keeps 16 vector accumulators)."""
+    rows = next(r for r in (8, 4, 2, 1) if out_shape[-2] % r == 0) if len(out_shape) > 1 else 1
+    return rows, 2 if out_shape[-1] % 2 == 0 else 1
+
+
+def lane_sums(kb: KernelBuilder, vecs: list) -> list:
+    """The tree sum ((s0 + s1) + (s2 + s3)) + ... of the 16 lanes of each vector. While
+    the vectors pair up, one vector addition per pair sums neighbouring lanes of both
+    (lanes 0..7 from the first, 8..15 from the second); the rest is added from scalars."""
+    owner = [[o] * LANES for o in range(len(vecs))]  # whose tree each lane belongs to
+    while len(vecs) > 1 and len(vecs) % 2 == 0:
+        pairs = list(zip(vecs[::2], vecs[1::2]))
+        vecs = [kb.add(kb.shuffle(a, b, range(0, 2 * LANES, 2)), kb.shuffle(a, b, range(1, 2 * LANES, 2)))
+                for a, b in pairs]
+        owner = [(a + b)[::2] for a, b in zip(owner[::2], owner[1::2])]
+    parts: dict[int, list] = {}
+    for v, lanes in zip(vecs, owner):
+        for t, o in enumerate(lanes):
+            parts.setdefault(o, []).append(kb.extract(v, t))
+    return [tree_sum(kb, parts[o]) for o in sorted(parts)]
+
+
+def vector_dots(kb: KernelBuilder, n: int, xs: list, ws: list) -> list:
+    """sum_k x(k) w(k) in the lanes16 order for every x of `xs` and w of `ws` (x by x);
+    x(k) and w(k) give (buffer, index) of a factor, whose 16 lanes from k on are one load."""
+    blocks, rest = divmod(n, LANES)
+
+    def block(kv, accs):
+        base = kb.affine([(LANES, kv[0])])
+        xv = [kb.vload(*x(base)) for x in xs]
+        wv = [kb.vload(*w(base)) for w in ws]
+        return [kb.add(accs[len(ws) * r + c], kb.mul(xr, wc)) for r, xr in enumerate(xv) for c, wc in enumerate(wv)]
+
+    sums = lane_sums(kb, kb.reduce([blocks], [kb.vconst(0.0)] * (len(xs) * len(ws)), block))
+    if not rest:
+        return sums
+
+    def tail(kv, accs):
+        kk = kb.affine([(1, kv[0])], blocks * LANES)
+        xv = [kb.load(*x(kk)) for x in xs]
+        wv = [kb.load(*w(kk)) for w in ws]
+        return [kb.add(accs[len(ws) * r + c], kb.mul(xr, wc)) for r, xr in enumerate(xv) for c, wc in enumerate(wv)]
+
+    return kb.reduce([rest], sums, tail)
+
+
 def linear(kb: KernelBuilder, k: KernelSpec) -> None:
-    """y[..., j] = sum_k x[..., k] W[j, k] + b[j]."""
+    """y[..., i, j] = sum_k x[..., i, k] W[j, k] + b[j], a block of rows i and columns j at
+    a time (lanes16)."""
     x, w, *bias, y = kb.args
     n_in = k.in_shapes[1][1]
+    ri, rj = k.block
 
     def point(ivs):
-        *lead, j = ivs
-        acc = dot(kb, k.order, n_in, lambda kk: kb.load(x, lead + [kk]), lambda kk: kb.load(w, [j, kk]))
-        if bias:
-            acc = kb.add(acc, kb.load(bias[0], [j]))
-        kb.store(acc, y, ivs)
+        *lead, j0 = ivs
+        # each index once: ri i0 + r is (ri i0) + r
+        row0, col0 = (kb.affine([(ri, lead[-1])]) if lead else None), kb.affine([(rj, j0)])
+        rows = [[*lead[:-1], kb.affine([(1, row0)], r)] for r in range(ri)] if lead else [[]]
+        cols = [kb.affine([(1, col0)], c) for c in range(rj)]
+        if k.order == "lanes16" and set(k.in_dtypes) | {k.out_dtype} == {"f32"}:
+            sums = vector_dots(kb, n_in, [lambda kk, i=i: (x, [*i, kk]) for i in rows],
+                               [lambda kk, j=j: (w, [j, kk]) for j in cols])
+        else:
+            sums = [dot(kb, k.order, n_in, lambda kk, i=i: kb.load(x, [*i, kk]),
+                        lambda kk, j=j: kb.load(w, [j, kk])) for i in rows for j in cols]
+        for (i, j), acc in zip([(i, j) for i in rows for j in cols], sums):
+            if bias:
+                acc = kb.add(acc, kb.load(bias[0], [j]))
+            kb.store(acc, y, [*i, j])
 
-    kb.nest(k.out_shape, point)
+    outer = [*k.out_shape[:-2], k.out_shape[-2] // ri] if len(k.out_shape) > 1 else []
+    kb.nest([*outer, k.out_shape[-1] // rj], point)
 
 
 def matmul(kb: KernelBuilder, k: KernelSpec) -> None:

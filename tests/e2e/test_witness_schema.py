@@ -129,7 +129,7 @@ def test_the_documented_forms_are_the_ones_used(witnesses):
 
     for w in witnesses:
         if w["kind"] == "loop-nests":
-            walk([k["stores"] for k in w["claims"]["kernels"]])
+            walk([[k["stores"], k["reductions"]] for k in w["claims"]["kernels"]])
     assert {"aff", "f32", "load", "res", "for", "if", "acc", "addf", "subf", "mulf", "divf",
             "maximumf", "exp", "log", "sqrt", "erf", "select", "andi", "index_cast", "cmpf",
             "cmpi"} <= heads

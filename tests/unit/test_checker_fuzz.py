@@ -211,8 +211,8 @@ def mutate(text: str, mutations) -> str:
 
 
 def recertified(loops: str, witness: dict) -> dict:
-    """The loop witness with each kernel's stores read back from the (mutated) IR, where
-    it can be read, and the hash of the mutated text."""
+    """The loop witness with each kernel's stores and reductions read back from the
+    (mutated) IR, where it can be read, and the hash of the mutated text."""
     w = json.loads(json.dumps(witness))
     try:
         fns = functions(mlir.parse(loops))
@@ -220,7 +220,8 @@ def recertified(loops: str, witness: dict) -> dict:
         fns = {}
     for cert in w["claims"]["kernels"]:
         try:
-            cert["stores"] = json.loads(json.dumps(KernelReader(fns[cert["kernel"]]).stores))
+            reader = KernelReader(fns[cert["kernel"]])
+            cert["stores"], cert["reductions"] = json.loads(json.dumps([reader.stores, reader.fors]))
         except (Reject, KeyError, TypeError, ValueError, IndexError, AttributeError):
             pass
     w["target_sha256"] = sha(loops)

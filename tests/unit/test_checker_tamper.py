@@ -1,8 +1,9 @@
 """The tamper suite: tampered twins of good bundles, each of which the checker must reject.
 
-Three good bundles are compiled once: the example MLP and CNN, and MISC, a small model
+Four good bundles are compiled once: the example MLP and CNN, MISC, a small model
 with two same-shaped leaky_relus that differ only in alpha, exp, two same-shaped
-parameters, a constant and a dead op. A twin is a copy of one bundle's texts or files with
+parameters, a constant and a dead op, and BLOCKED, a linear whose kernel computes a block
+of 8 rows and 2 columns per iteration, with a tail (n = 40 = 2 * 16 + 8). A twin is a copy of one bundle's texts or files with
 one change. Where a twin is meant for a deeper check than the hashes, the witness's
 source_sha256/target_sha256 are recomputed for the tampered texts (`rehash`), and where a
 kernel's loop IR is changed, its certificate is recomputed from the tampered IR
@@ -58,6 +59,18 @@ builtin.module attributes {{vnnc.params = "p.safetensors"}} {{
 """
 
 
+BLOCKED = """\
+builtin.module attributes {{vnnc.params = "p.safetensors"}} {{
+  func.func @main(%x: tensor<8x40xf32> {{vnnc.name = "x"}}) -> (tensor<8x4xf32> {{vnnc.name = "y"}}) {{
+    %w = spec.param "w" {{sha256 = "{w}"}} : tensor<4x40xf32>
+    %b = spec.param "b" {{sha256 = "{b}"}} : tensor<4xf32>
+    %y = spec.linear %x, %w, %b : (tensor<8x40xf32>, tensor<4x40xf32>, tensor<4xf32>) -> tensor<8x4xf32>
+    func.return %y : tensor<8x4xf32>
+  }}
+}}
+"""
+
+
 @dataclass
 class Good:
     """One good bundle: its directory and the texts its witnesses relate."""
@@ -92,6 +105,12 @@ def good(tmp_path_factory) -> dict[str, Good]:
     model = root / "misc" / "model.mlir"
     model.write_text(MISC.format(p1=safetensors.param_sha256(p1), p2=safetensors.param_sha256(p2)))
     out["misc"] = vnnc.compile(model, out=root / "misc" / "bundle", force=True).path
+    w, b = rng.standard_normal((4, 40)).astype(np.float32), rng.standard_normal(4).astype(np.float32)
+    (root / "blocked").mkdir()
+    safetensors.write(root / "blocked" / "p.safetensors", {"w": w, "b": b})
+    model = root / "blocked" / "model.mlir"
+    model.write_text(BLOCKED.format(w=safetensors.param_sha256(w), b=safetensors.param_sha256(b)))
+    out["blocked"] = vnnc.compile(model, out=root / "blocked" / "bundle", force=True).path
     return {name: _load(path, root / f"{name}-twins") for name, path in out.items()}
 
 
@@ -135,22 +154,68 @@ def first(pattern: str, text: str) -> re.Match:
 
 
 def fc1_acc(g: Good) -> str:
-    """The first accumulation of the 784-long dot product (lane 0 of the lanes16 order)."""
+    """The first accumulation of the 784-long dot product (the 16 lanes of the lanes16 order
+    of the first output of the block, one vector addition)."""
     return first(r'%\d+ = "arith\.addf"\(%\d+, %\d+\) <\{fastmath = #arith\.fastmath<none>\}> : '
-                 r"\(f32, f32\) -> f32", function_text(g.loops, MLP_FC1)).group(0)
+                 r"\(vector<16xf32>, vector<16xf32>\) -> vector<16xf32>", function_text(g.loops, MLP_FC1)).group(0)
 
 
 def fc2_loads_swapped(g: Good) -> str:
-    m = first(r'"memref\.load"\(%1, (%\d+), (%\d+)\)', function_text(g.loops, MLP_FC2))
-    return in_function(g.loops, MLP_FC2, m.group(0), f'"memref.load"(%1, {m.group(2)}, {m.group(1)})')
+    """A W row's 16 lanes loaded at [k, j] instead of [j, k]."""
+    m = first(r'"vector\.load"\(%1, (%\d+), (%\d+)\)', function_text(g.loops, MLP_FC2))
+    return in_function(g.loops, MLP_FC2, m.group(0), f'"vector.load"(%1, {m.group(2)}, {m.group(1)})')
 
 
 def fc3_sum_dropped(g: Good) -> str:
-    """The bias added to 0.0 instead of to the dot product: the lanes' reduction is lost."""
+    """The bias added to itself instead of to the dot product: the lanes' reduction is lost."""
     m = first(r'"arith\.addf"\((%\d+), (%\d+)\)(.*)\n\s*"memref\.store"', function_text(g.loops, MLP_FC3))
-    zero = first(r'(%\d+) = "arith\.constant"\(\) <\{value = 0\.000000e\+00 : f32\}>',
-                 function_text(g.loops, MLP_FC3)).group(1)
-    return in_function(g.loops, MLP_FC3, m.group(0), m.group(0).replace(f"({m.group(1)}, ", f"({zero}, "))
+    return in_function(g.loops, MLP_FC3, m.group(0), m.group(0).replace(f"({m.group(1)}, ", f"({m.group(2)}, "))
+
+
+BLOCKED_LINEAR = "linear_8x40_4x40_4_8x4"
+BLOCK_LOOP = r'= "scf\.for"\((%\d+), (%\d+), (%\d+)((?:, %\d+)+)\) \(\{\n\s*\^bb0\(%\d+: index, %\d+: '
+
+
+def block_yield_swapped(g: Good, a: int, b: int) -> str:
+    """The lane loop yields output a's accumulation as output b's and the reverse."""
+    m = first(r'"scf\.yield"\(((?:%\d+, )+%\d+)\) : \(vector', function_text(g.loops, BLOCKED_LINEAR))
+    vals = m.group(1).split(", ")
+    vals[a], vals[b] = vals[b], vals[a]
+    return in_function(g.loops, BLOCKED_LINEAR, m.group(0), m.group(0).replace(m.group(1), ", ".join(vals)))
+
+
+def block_loop_bound(g: Good, carried: str, extent: int) -> str:
+    """The reduction carrying `carried` values (vector<16xf32>: the lanes; f32: the tail)
+    runs to `extent`."""
+    m = first(BLOCK_LOOP + re.escape(carried), function_text(g.loops, BLOCKED_LINEAR))
+    line = m.group(0)
+    new = line.replace(f"({m.group(1)}, {m.group(2)}, ", f"({m.group(1)}, %990, ", 1)
+    const = f'%990 = "arith.constant"() <{{value = {extent} : index}}> : () -> index\n    '
+    twin = in_function(g.loops, BLOCKED_LINEAR, line, new)
+    return in_function(twin, BLOCKED_LINEAR, '%0: memref<8x40xf32>, %1: memref<4x40xf32>, %2: memref<4xf32>, '
+                       '%3: memref<8x4xf32>):\n    ', '%0: memref<8x40xf32>, %1: memref<4x40xf32>, '
+                       '%2: memref<4xf32>, %3: memref<8x4xf32>):\n    ' + const)
+
+
+def block_row_loaded_twice(g: Good) -> str:
+    """Row 0 of the block loaded for row 1 too: row 1 is never computed, row 0 twice."""
+    text = function_text(g.loops, BLOCKED_LINEAR)
+    loads = re.findall(r'"vector\.load"\(%0, (%\d+), (%\d+)\)', text)
+    old = f'"vector.load"(%0, {loads[1][0]}, {loads[1][1]})'
+    return in_function(g.loops, BLOCKED_LINEAR, old, old.replace(loads[1][0], loads[0][0]))
+
+
+def block_first(g: Good, pattern: str, change) -> str:
+    """The first match of `pattern` in the blocked kernel changed by change(match)."""
+    m = first(pattern, function_text(g.loops, BLOCKED_LINEAR))
+    text = function_text(g.loops, BLOCKED_LINEAR)
+    return g.loops.replace(text, text[:m.start()] + change(m) + text[m.end():], 1)
+
+
+def block_store(g: Good, change) -> str:
+    """The last store of the blocked kernel changed by change(line)."""
+    m = list(re.finditer(r'\n *"memref\.store"\(.*', function_text(g.loops, BLOCKED_LINEAR)))[-1]
+    return in_function(g.loops, BLOCKED_LINEAR, m.group(0), change(m.group(0)))
 
 
 def fc3_bias_load_moved_into_loop(g: Good) -> str:
@@ -171,8 +236,9 @@ def rejected(verdict) -> str:
 
 
 def recertify(loops: str, witness: dict) -> dict:
-    """The witness with each kernel's stores read back from the (tampered) loop IR, where
-    it can be read: the certificate then tells the truth about the tampered kernel."""
+    """The witness with each kernel's stores and reductions read back from the (tampered)
+    loop IR, where it can be read: the certificate then tells the truth about the tampered
+    kernel."""
     w = copy(witness)
     try:
         fns = functions(mlir.parse(loops))
@@ -180,7 +246,8 @@ def recertify(loops: str, witness: dict) -> dict:
         return w
     for cert in w["claims"]["kernels"]:
         try:
-            cert["stores"] = copy(KernelReader(fns[cert["kernel"]]).stores)
+            reader = KernelReader(fns[cert["kernel"]])
+            cert["stores"], cert["reductions"] = copy(reader.stores), copy(reader.fors)
         except (Reject, KeyError):
             pass
     return w
@@ -254,7 +321,7 @@ def flip_param_byte(d: Path, offset: int = -3) -> None:
 # ---------------------------------------------------------------- 1. baseline
 
 
-@pytest.mark.parametrize("name", ["mlp", "cnn", "misc"])
+@pytest.mark.parametrize("name", ["mlp", "cnn", "misc", "blocked"])
 def test_good_bundle_is_accepted(good, name):
     g = good[name]
     rows = check_bundle(g.dir)
@@ -346,8 +413,52 @@ TWINS = {
     "conv-padding-offset-changed": ("cnn", lambda g: loops_reason(g, in_function(
         g.loops, CNN_CONV2, "<{value = -1 : index}>", "<{value = -2 : index}>")),
         "not the definition of spec.conv2d"),
-    "load-indices-swapped": ("mlp", lambda g: loops_reason(g, fc2_loads_swapped(g)),
+    # W[k, j..j+15] for W[j, k..k+15]: its lanes run past the row's end
+    "load-indices-swapped": ("mlp", lambda g: loops_reason(g, fc2_loads_swapped(g)), "outside its buffer"),
+    # ---- blocks of outputs: a lanes16 linear computing 8 rows x 2 columns per iteration
+    "block-factors-of-a-product-swapped": ("blocked", lambda g: loops_reason(g, block_first(
+        g, r'"arith\.mulf"\((%\d+), (%\d+)\)', lambda m: f'"arith.mulf"({m[2]}, {m[1]})')),
         "not the definition of spec.linear"),
+    "block-accumulator-yielded-into-the-wrong-column": ("blocked", lambda g: loops_reason(
+        g, block_yield_swapped(g, 0, 1)), "not the definition of spec.linear"),
+    "block-accumulator-yielded-into-the-wrong-row": ("blocked", lambda g: loops_reason(
+        g, block_yield_swapped(g, 0, 2)), "not the definition of spec.linear"),
+    "block-row-loaded-twice-another-dropped": ("blocked", lambda g: loops_reason(
+        g, block_row_loaded_twice(g)), "not the definition of spec.linear"),
+    "block-output-store-dropped": ("blocked", lambda g: loops_reason(
+        g, block_store(g, lambda line: "")), "not the definition of spec.linear"),
+    "block-output-store-duplicated": ("blocked", lambda g: loops_reason(
+        g, block_store(g, lambda line: line + line)), "not the definition of spec.linear"),
+    "block-lane-loop-one-block-short": ("blocked", lambda g: loops_reason(
+        g, block_loop_bound(g, "vector<16xf32>", 1)), "not the definition of spec.linear"),
+    "block-lane-loop-one-block-long": ("blocked", lambda g: loops_reason(
+        g, block_loop_bound(g, "vector<16xf32>", 3)), "outside its buffer"),
+    "block-tail-one-term-short": ("blocked", lambda g: loops_reason(
+        g, block_loop_bound(g, "f32", 7)), "not the definition of spec.linear"),
+    "block-lanes-shuffled-out-of-tree-order": ("blocked", lambda g: loops_reason(g, block_first(
+        g, r"<\{mask = array<i64: 0, 2, 4,", lambda m: "<{mask = array<i64: 2, 0, 4,")),
+        "not the definition of spec.linear"),
+    "block-shuffle-mask-out-of-range": ("blocked", lambda g: loops_reason(g, block_first(
+        g, r"26, 28, 30>\}>", lambda m: "26, 28, 32>}>")), "mask of lanes in range"),
+    "block-lane-extracted-out-of-range": ("blocked", lambda g: loops_reason(g, block_first(
+        g, r"<\{static_position = array<i64: 15>\}>", lambda m: "<{static_position = array<i64: 16>}>")),
+        "extracts one lane"),
+    "block-vector-constant-not-zero": ("blocked", lambda g: loops_reason(g, in_function(
+        g.loops, BLOCKED_LINEAR, "dense<0.000000e+00> : vector<16xf32>", "dense<1.000000e+00> : vector<16xf32>")),
+        "not the definition of spec.linear"),
+    # a vector constant written as one scalar: the value read and the result's type disagree
+    "block-vector-constant-written-as-a-scalar": ("blocked", lambda g: loops_reason(g, in_function(
+        g.loops, BLOCKED_LINEAR, "dense<0.000000e+00> : vector<16xf32>", "0.000000e+00 : vector<16xf32>")),
+        "a vector of its type's lanes"),
+    "block-certificate-claims-another-blocking": ("blocked", lambda g: loops_reason(g, witness=_with(
+        g.w1, lambda w: _kernel_cert(w, BLOCKED_LINEAR).update(block=[4, 2])), recert=False),
+        "not the definition of spec.linear"),
+    "block-certificate-claims-no-blocking": ("blocked", lambda g: loops_reason(g, witness=_with(
+        g.w1, lambda w: _kernel_cert(w, BLOCKED_LINEAR).pop("block")), recert=False),
+        "not the definition of spec.linear"),
+    "block-certified-on-a-relu": ("mlp", lambda g: loops_reason(g, witness=_with(
+        g.w1, lambda w: _kernel_cert(w, MLP_RELU).update(block=[1, 1, 2])), recert=False),
+        "is not allowed here"),
     # a bound one too high makes the loads leave their buffer (the reader's bounds test)
     "loop-bound-plus-one": ("mlp", lambda g: loops_reason(g, in_function(
         g.loops, MLP_RELU, "<{value = 256 : index}>", "<{value = 257 : index}>")),
@@ -493,11 +604,11 @@ TWINS = {
         "not the definition of spec.linear"),
     "witness-order-unknown": ("mlp", lambda g: loops_reason(g, witness=_with(
         g.w1, lambda w: _kernel_cert(w, MLP_FC1).update(order="lanes8")), recert=False),
-        "summation order 'lanes8' is not allowed"),
+        "summation order 'lanes8' or block (1, 2) is not allowed"),
     "witness-fp-op-with-lanes-order": ("mlp", lambda g: loops_reason(g, witness=_with(
         g.w1, lambda w: _kernel_cert(w, MLP_FC1).update(op="fp.linear", format="f32", acc="f32",
                                                        rounding="nearest")), recert=False),
-        "summation order 'lanes16' is not allowed"),
+        "summation order 'lanes16' or block (1, 2) is not allowed"),
     "witness-kernel-listed-twice": ("mlp", lambda g: loops_reason(g, witness=_with(
         g.w1, lambda w: w["claims"]["kernels"].append(copy(w["claims"]["kernels"][1])))), "certified twice"),
     "witness-kernel-missing-stores": ("mlp", lambda g: loops_reason(g, witness=_with(
@@ -797,13 +908,13 @@ def operand_mutants(text: str) -> list[tuple[str, str]]:
                     twin = line.replace(f'"{m[3]}"({m[4]})', f'"{m[3]}"({", ".join(new)})', 1)
                     out.append((f"line {n + 1}: {m[3]} operand {k} {operand} -> {other}",
                                 "".join(lines[:n] + [twin] + lines[n + 1:])))
-        if m[3] == "arith.constant":
-            c = re.search(r"value = (0x[0-9a-f]+|-?[0-9.e+-]+) : (\w+)", line)
+        if m[3] == "arith.constant":  # a scalar, or a vector's every lane (dense<x>)
+            c = re.search(r"value = (?:dense<)?(0x[0-9a-f]+|-?[0-9.e+-]+)>? : (\w+)", line)
             if c[1].startswith("0x"):  # a float by its bits: flip the lowest
                 value = hex(int(c[1], 16) ^ 1)
             else:
                 value = str(int(c[1]) + 1) if c[2] == "index" else repr(float(c[1]) * 2 + 0.5)
-            twin = line.replace(f"value = {c[1]} :", f"value = {value} :", 1)
+            twin = line[:c.start(1)] + value + line[c.end(1):]
             out.append((f"line {n + 1}: constant {c[1]} -> {value}",
                         "".join(lines[:n] + [twin] + lines[n + 1:])))
         if m[2] and not line.rstrip().endswith("({"):
@@ -811,7 +922,7 @@ def operand_mutants(text: str) -> list[tuple[str, str]]:
     return out
 
 
-@pytest.mark.parametrize("name", ["mlp", "cnn", "misc"])
+@pytest.mark.parametrize("name", ["mlp", "cnn", "misc", "blocked"])
 def test_every_loop_stage_operand_replaced_is_rejected(good, name):
     g = good[name]
     mutants = [(what, twin) for what, twin in operand_mutants(g.loops) if twin != g.loops]
@@ -831,6 +942,9 @@ def test_operand_mutants_cover_every_kind_of_operand(good):
     for kind in ("memref.load operand", "memref.store operand", "scf.for operand", "arith.addi operand",
                  "scf.if operand", "func.call operand", "memref.dealloc operand", "memref.copy operand",
                  "arith.cmpi operand", "arith.mulf operand", "constant"):
+        assert kind in whats, kind
+    whats = " ".join(what for what, _ in operand_mutants(good["blocked"].loops))
+    for kind in ("vector.load operand", "vector.shuffle operand", "vector.extract operand", "constant 0.000000e+00"):
         assert kind in whats, kind
 
 
