@@ -6,32 +6,30 @@
               network and run on the compiled float32 binary
     unknown   neither was found within the time limit
 
-Order of work: a cheap falsifier (random points and projected gradient steps on the
-network in float64), then branch and bound over each box: bounds of every leaf by CROWN
-(alpha-CROWN for stubborn leaves), splitting a leaf's input box on the dimension whose
-width costs the bound most (ACAS Xu's 5 inputs), or, with many inputs (MNIST's 784),
-splitting unstable ReLUs with beta multipliers (beta-CROWN). All of this is untrusted: the
-answer is given only once `vnnc.verifier.robust` accepts the certificate.
+Order of work: projected gradient descent on the network (vnnc.falsify), then branch and
+bound over each box (vnnc.branch_and_bound): input splits when the network has few inputs
+(ACAS Xu's 5), ReLU splits with beta multipliers when it has many (MNIST's 784), with
+counterexample searches from the points where the leaves' bounds are least. All of this is
+untrusted: an answer other than unknown is given only once `vnnc.verifier.robust` accepts
+its certificate.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import sys
 import time
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+from vnnc import branch_and_bound as bab
 from vnnc.errors import VnncError
+from vnnc.falsify import Falsifier, meets
 from vnnc.passes import bounds as bnd
-from vnnc.vnnlib import Property, Region, read_property
+from vnnc.vnnlib import Property, read_property
 
-BATCH = 512
-MARGIN = 1e-7  # a leaf counts as refuted when its bound clears the constraint by this (relative)
 EXIT = {"holds": 0, "violated": 0, "unknown": 3}
 
 
@@ -55,6 +53,7 @@ class Outcome:
     output: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
     leaves: int = 0
+    check_seconds: float = 0.0
 
 
 def load_problem(model_path: str | Path, prop_path: str | Path) -> Problem:
@@ -64,229 +63,6 @@ def load_problem(model_path: str | Path, prop_path: str | Path) -> Problem:
     net = bnd.extract_network(model.module, model.params, str(model_path))
     prop = read_property(prop_path, net.sizes[0], net.sizes[-1])
     return Problem(Path(model_path), net, prop, generic_text(model.module), model.params)
-
-
-# ---------------------------------------------------------------- constraints
-
-
-def _rows(region: Region, n_out: int):
-    """Every constraint of the region's conjunctions as rows: (C (R, n_out), rhs (R,) float,
-    exact rhs, conjunction index, index inside the conjunction)."""
-    cs, ds, exact, conj, idx = [], [], [], [], []
-    for r, conjunction in enumerate(region.conjunctions):
-        for j, con in enumerate(conjunction):
-            c, d = con.dense(n_out)
-            if any(Fraction(float(v)) != v for _, v in con.coef):
-                raise VnncError("property: an output coefficient is not exactly a float64 "
-                                "(the certificate cannot state it)")
-            cs.append(c)
-            ds.append(float(d))
-            exact.append(d)
-            conj.append(r)
-            idx.append(j)
-    return (np.array(cs).reshape(-1, n_out), np.array(ds), exact, np.array(conj, int), np.array(idx, int))
-
-
-def _meets(region: Region, y: np.ndarray) -> int | None:
-    """The first conjunction that the float64 output y meets exactly, or None."""
-    for r, conjunction in enumerate(region.conjunctions):
-        if all(con.holds(y) for con in conjunction):
-            return r
-    return None
-
-
-# ---------------------------------------------------------------- falsifier
-
-
-def _violation(net, x, C, d, conj, n_conj):
-    """max over constraints of (c.y - d), min over conjunctions, and its gradient in x."""
-    acts, a = [], x
-    for k, (w, b) in enumerate(zip(net.weights, net.biases)):
-        a = a @ w.T + b
-        if k < len(net.weights) - 1:
-            acts.append(a > 0)
-            a = np.maximum(a, 0.0)
-    v = a @ C.T - d  # (N, R)
-    per = np.full((len(x), n_conj), -np.inf)
-    arg = np.zeros((len(x), n_conj), int)
-    for r in range(n_conj):
-        rows = np.where(conj == r)[0]
-        j = rows[np.argmax(v[:, rows], axis=1)]
-        per[:, r], arg[:, r] = v[np.arange(len(x)), j], j
-    best = np.argmin(per, axis=1)
-    row = arg[np.arange(len(x)), best]
-    g = C[row]  # d/dy
-    for k in range(len(net.weights) - 1, -1, -1):
-        g = g @ net.weights[k]
-        if k > 0:
-            g = g * acts[k - 1]
-    return per[np.arange(len(x)), best], g, a
-
-
-def falsify(net, region: Region, lo, hi, rng, samples=256, steps=30, deadline=None):
-    """A point of the box whose output meets a conjunction exactly, or None."""
-    C, d, _, conj, _ = _rows(region, net.sizes[-1])
-    n_conj = len(region.conjunctions)
-    if n_conj == 0:
-        return None
-    if C.shape[0] == 0 or any(len(c) == 0 for c in region.conjunctions):  # the box itself is unsafe
-        x = np.array([_inside(v, a, b) for v, a, b in zip((lo + hi) / 2, region.lo, region.hi)])
-        return x if region.contains(x) else None
-    x = rng.uniform(lo, hi, size=(samples, len(lo)))
-    x[0] = (lo + hi) / 2
-    step = (hi - lo) / 8
-    for t in range(steps + 1):
-        v, g, _ = _violation(net, x, C, d, conj, n_conj)
-        for i in np.argsort(v)[:4]:
-            if v[i] <= 1e-9 * (1 + np.abs(d).max(initial=0)):
-                found = _confirm(net, region, x[i], lo, hi)
-                if found is not None:
-                    return found
-        if t == steps or (deadline and time.perf_counter() > deadline):
-            return None
-        x = np.clip(x - step * np.sign(g), lo, hi)
-        step = step * 0.85
-    return None
-
-
-def _inside(v: float, lo: Fraction, hi: Fraction) -> float:
-    """The float32 nearest v, moved inside [lo, hi] when it can be."""
-    f = np.float32(v)
-    for _ in range(4):
-        if Fraction(float(f)) < lo:
-            f = np.nextafter(f, np.float32(np.inf))
-        elif Fraction(float(f)) > hi:
-            f = np.nextafter(f, np.float32(-np.inf))
-    return float(f)
-
-
-def _confirm(net, region: Region, x, lo, hi) -> np.ndarray | None:
-    """x as float32 values inside the exact box, if its output still meets a conjunction."""
-    x32 = np.array([_inside(v, a, b) for v, a, b in zip(x, region.lo, region.hi)])
-    if not region.contains(x32):
-        return None
-    y = net.forward(x32[None])[0]
-    return x32 if _meets(region, y) is not None else None
-
-
-# ---------------------------------------------------------------- branch and bound
-
-
-@dataclass
-class Tree:
-    """Split tree of one box: nodes[i] = ["x", dim, point, left, right] |
-    ["relu", layer, neuron, inactive, active] | ["leaf", refutations] | None (open)."""
-
-    nodes: list = field(default_factory=lambda: [None])
-
-    def preorder(self) -> list:
-        out, stack = [], [0]
-        while stack:
-            node = self.nodes[stack.pop()]
-            if node is None:
-                raise VnncError("internal: certificate requested for an unfinished tree")
-            if node[0] == "leaf":
-                out.append(node)
-            else:
-                out.append(node[:3])
-                stack += [node[4], node[3]]
-        return out
-
-
-def _nu_text(nus: dict, b: int, r: int, L: int) -> str:
-    flat = np.concatenate([nus[k][b, r] for k in range(1, L)]).astype("<f4")
-    return base64.b64encode(flat.tobytes()).decode()
-
-
-def bab(net, region: Region, deadline: float, rng, log, method="auto", relu_splits=False):
-    """Branch and bound over one box: ("holds", tree) | ("violated", x) | ("unknown", None)."""
-    L = len(net.weights)
-    n_out = net.sizes[-1]
-    C, d, _, conj, idx = _rows(region, n_out)
-    n_conj = len(region.conjunctions)
-    tree = Tree()
-    lo0, hi0 = region.box
-    if n_conj == 0:
-        tree.nodes[0] = ["leaf", []]
-        return "holds", tree
-    if any(len(c) == 0 for c in region.conjunctions):
-        return "unknown", None
-    margin = MARGIN * (1 + np.abs(d))
-    queue = [(0, lo0, hi0)]
-    done = 0
-    last = time.perf_counter()
-    while queue:
-        if time.perf_counter() > deadline:
-            return "unknown", None
-        batch, queue = queue[-BATCH:], queue[:-BATCH]
-        ids = [b[0] for b in batch]
-        lo, hi = np.array([b[1] for b in batch]), np.array([b[2] for b in batch])
-        bounds = bnd.intermediate_bounds(net, lo, hi)
-        empty = np.zeros(len(batch), bool)
-        for k in range(1, L):
-            empty |= (bounds[k][0] > bounds[k][1]).any(axis=1)
-        lam = np.broadcast_to(C, (len(batch),) + C.shape)
-        lower, _, g0 = bnd.backward(net, L, lam, bounds, lo, hi)
-        gap = lower - d - margin
-        ok, best = _refuted(gap, conj, n_conj)
-        nus = None
-        todo = np.where(~ok & ~empty)[0]
-        if len(todo) and method in ("auto", "alpha-crown") and L > 1:
-            sub = [(bb[0][todo], bb[1][todo]) for bb in bounds]
-            low2, nu2 = bnd.optimize_alpha(net, lam[todo], sub, lo[todo], hi[todo], steps=12)
-            gap2 = low2 - d - margin
-            ok2, best2 = _refuted(gap2, conj, n_conj)
-            nus = {}
-            for t, b in enumerate(todo):
-                if ok2[t]:
-                    ok[b], best[b] = True, best2[t]
-                    nus[b] = (t, nu2)
-        for b in range(len(batch)):
-            if ok[b] or empty[b]:
-                refs = []
-                for r in range(n_conj):
-                    row = best[b, r]
-                    nu = _nu_text(nus[b][1], nus[b][0], row, L) if nus and b in nus else None
-                    refs.append([int(idx[row]), nu])
-                tree.nodes[ids[b]] = ["leaf", refs]
-                done += 1
-                continue
-            x = _confirm(net, region, (lo[b] + hi[b]) / 2, lo[b], hi[b])
-            if x is not None:
-                return "violated", x
-            if relu_splits:  # many inputs: splitting the box does not pay; ReLU splits are not built yet
-                return "unknown", None
-            # the dimension whose width costs the bound most, over the closest constraints
-            score = np.zeros(len(lo0))
-            for r in range(n_conj):
-                score += np.abs(g0[b, best[b, r]]) * (hi[b] - lo[b])
-            dim = int(np.argmax(score))
-            mid = float((lo[b, dim] + hi[b, dim]) / 2)
-            if not lo[b, dim] < mid < hi[b, dim]:
-                return "unknown", None
-            left, right = len(tree.nodes), len(tree.nodes) + 1
-            tree.nodes += [None, None]
-            tree.nodes[ids[b]] = ["x", dim, mid, left, right]
-            lh, rl = hi[b].copy(), lo[b].copy()
-            lh[dim] = rl[dim] = mid
-            queue += [(right, rl, hi[b]), (left, lo[b], lh)]
-        if time.perf_counter() - last > 2:
-            last = time.perf_counter()
-            log(f"  {done} leaves refuted, {len(queue)} open")
-    return "holds", tree
-
-
-def _refuted(gap, conj, n_conj):
-    """Per box: every conjunction refuted by some row; and the best row of each conjunction."""
-    B = gap.shape[0]
-    ok = np.ones(B, bool)
-    best = np.zeros((B, n_conj), int)
-    for r in range(n_conj):
-        rows = np.where(conj == r)[0]
-        j = rows[np.argmax(gap[:, rows], axis=1)]
-        best[:, r] = j
-        ok &= gap[np.arange(B), j] > 0
-    return ok, best
 
 
 # ---------------------------------------------------------------- the answer and its certificate
@@ -306,6 +82,9 @@ def _sha(data: str | bytes) -> str:
     return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
 
 
+MANY_INPUTS = 16  # above this, split ReLUs rather than the input box
+
+
 def solve(problem: Problem, method: str = "auto", timeout: float = 300.0, log=None,
           seed: int = 0) -> Outcome:
     """Decide the property; the certificate is checked by vnnc.verifier.robust before any
@@ -317,31 +96,30 @@ def solve(problem: Problem, method: str = "auto", timeout: float = 300.0, log=No
     deadline = t0 + timeout
     net, prop = problem.net, problem.prop
     rng = np.random.default_rng(seed)
-    relu_splits = net.sizes[0] > 16 and len(net.weights) > 1
+    relu_splits = net.sizes[0] > MANY_INPUTS and net.depth > 1
+    optimise = method in ("auto", "alpha-crown")
     outcome = Outcome("unknown", 0.0)
     found = None
-    for region in prop.regions:  # cheap falsifier first: violated instances end early
-        lo, hi = region.box
-        found = falsify(net, region, lo, hi, rng, deadline=deadline)
+    for region in prop.regions:  # a cheap search first: violated instances end early
+        found = Falsifier(net, region).run(rng, deadline=deadline)
         if found is not None:
             break
     trees = []
-    if found is None:
-        for i, region in enumerate(prop.regions):
-            log(f"box {i + 1}/{len(prop.regions)}: branch and bound "
-                f"({'ReLU' if relu_splits else 'input'} splits)")
-            verdict, result = bab(net, region, deadline, rng, log, method, relu_splits)
-            if verdict == "unknown" and relu_splits:
-                outcome.notes.append("not refuted at the root; ReLU splitting (beta-CROWN) is not built yet")
-            if verdict == "violated":
-                found = result
-                break
-            if verdict == "unknown":
-                outcome.seconds = time.perf_counter() - t0
-                outcome.notes.append("time limit reached" if time.perf_counter() > deadline
-                                     else "branch and bound could not split further")
-                return outcome
-            trees.append(result)
+    for i, region in enumerate(prop.regions if found is None else []):
+        log(f"box {i + 1}/{len(prop.regions)}: branch and bound ({'ReLU' if relu_splits else 'input'} splits)")
+        if relu_splits:
+            attack = _Attack(net, region, rng, t0, deadline)
+            result = bab.relu_split(net, region, deadline, log, steps=20 if optimise else 0, attack=attack)
+        else:
+            result = bab.input_split(net, region, deadline, log, alpha_steps=8 if method == "alpha-crown" else 0)
+        if result.verdict == "violated":
+            found = result.counterexample
+            break
+        if result.verdict == "unknown":
+            outcome.seconds = time.perf_counter() - t0
+            outcome.notes.append(result.note)
+            return outcome
+        trees.append(result.tree)
     params = params_bytes(problem.params)
     cert = {"version": 1, "kind": "robustness", "spec_sha256": _sha(problem.spec_text),
             "params_sha256": _sha(params), "property_sha256": _sha(prop.text)}
@@ -350,16 +128,39 @@ def solve(problem: Problem, method: str = "auto", timeout: float = 300.0, log=No
         outcome.counterexample, outcome.output = found, net.forward(found[None])[0]
     else:
         cert.update(verdict="holds", trees=[t.preorder() for t in trees])
-        outcome.leaves = sum(sum(n[0] == "leaf" for n in t) for t in cert["trees"])
+        outcome.leaves = sum(t.leaves for t in trees)
     outcome.seconds = time.perf_counter() - t0
-    log(f"{cert['verdict']} in {outcome.seconds:.2f} s; checking the certificate")
+    log(f"{cert['verdict']} in {outcome.seconds:.2f} s ({outcome.leaves} leaves); checking the certificate")
     t1 = time.perf_counter()
     verdict = check(problem.spec_text, params, prop.text, json.loads(json.dumps(cert)))
-    outcome.notes.append(f"certificate checked in {time.perf_counter() - t1:.2f} s")
+    outcome.check_seconds = time.perf_counter() - t1
+    outcome.notes.append(f"certificate checked in {outcome.check_seconds:.2f} s")
     if not verdict:
         raise VnncError(f"internal: the checker rejected the certificate ({verdict.reason})")
     outcome.verdict, outcome.certificate = cert["verdict"], cert
     return outcome
+
+
+class _Attack:
+    """Counterexample searches during ReLU branch and bound: PGD from the points where the
+    leaves' bounds are least (each batch, briefly), and bursts of PGD from random starts
+    with random step sizes, kept to about a tenth of the time spent."""
+
+    def __init__(self, net, region, rng, t0: float, deadline: float):
+        self.f, self.rng, self.t0, self.deadline = Falsifier(net, region), rng, t0, deadline
+        self.spent, self.calls = 0.0, 0
+
+    def __call__(self, points: np.ndarray):
+        t = time.perf_counter()
+        self.calls += 1
+        found = None
+        if self.calls <= 8:
+            starts = {r: points for r in range(self.f.n_conj)}
+            found = self.f.run(self.rng, restarts=8, steps=30, deadline=self.deadline, starts=starts)
+        if found is None and self.spent < 0.1 * (t - self.t0):
+            found = self.f.run(self.rng, restarts=128, steps=100, deadline=min(self.deadline, t + 10))
+        self.spent += time.perf_counter() - t
+        return found
 
 
 def counterexample_text(x: np.ndarray, y: np.ndarray) -> str:
@@ -378,7 +179,7 @@ def confirm_on_binary(problem: Problem, x: np.ndarray) -> str:
         bundle = compile_model(problem.model_path, Path(tmp) / "b")
         y = np.asarray(bundle.run(x.reshape(problem.net.input_shape).astype(np.float32)), np.float64).reshape(-1)
     for region in problem.prop.regions:
-        if region.contains(x) and _meets(region, y) is not None:
+        if region.contains(x) and meets(region, y) is not None:
             return "confirmed on the compiled float32 binary"
     return "NOT reproduced on the compiled float32 binary (its rounding moves the output back)"
 
@@ -517,8 +318,7 @@ def _one(job) -> dict:
         problem = load_problem(base / model, base / prop)
         outcome = solve(problem, "auto", timeout)
         row.update(verdict=outcome.verdict, seconds=round(outcome.seconds, 3), leaves=outcome.leaves)
-        checked = [n for n in outcome.notes if n.startswith("certificate checked in")]
-        row["check_seconds"] = float(checked[0].split()[3]) if checked else 0.0
+        row["check_seconds"] = round(outcome.check_seconds, 3)
         if out is not None and outcome.certificate is not None:
             name = f"{Path(model).name.split('.')[0]}__{Path(prop).name.split('.')[0]}"
             write_bundle(problem, outcome, Path(out) / name, force=True)

@@ -1,19 +1,27 @@
-"""Bounds of a ReLU network's values over input boxes: IBP, CROWN and alpha-CROWN, batched.
+"""Bounds of a ReLU network's values over input boxes: IBP, CROWN, alpha- and beta-CROWN.
 
 The spec graph is read as a chain z_{k+1} = W_k a_k + b_k, a_k = relu(z_k), a_0 = x (the
 input flattened), z_L the output, each affine map folding the spec ops between two ReLUs
 (matmul, linear, add/sub/mul with a constant, neg, flatten, reshape). Everything here runs
-in float64 over a batch of B boxes at once and is *untrusted*: `vnnc verify` only claims
-what the checker (vnnc.verifier.robust) recomputes with outward rounding.
+in float64 and is *untrusted*: `vnnc verify` only claims what the checker
+(vnnc.verifier.robust) recomputes with outward rounding, so the domains computed here follow
+the checker's rule exactly.
 
-CROWN (Zhang et al. 2018) bounds c^T z_K from below by propagating a linear function back
-through the layers, relaxing each unstable ReLU (l < 0 < u) by a >= alpha z (alpha in
-[0, 1]) and a <= u (z - l) / (u - l). In Lagrangian form the multiplier of z_k it produces,
-nu_k, is what the certificate can carry; alpha-CROWN (Xu et al. 2021) chooses alpha by
-projected gradient ascent, beta-CROWN (Wang et al. 2021) adds beta >= 0 for split neurons
+Work is organised in *rows*: a row is one linear objective lam . z_K over one leaf (a box
+and, for branch and bound over ReLUs, a sign per split neuron); leaves are batched, and a
+row names its leaf. CROWN (Zhang et al. 2018) bounds lam . z_K from below by propagating
+lam back through the layers, relaxing each unstable ReLU (l < 0 < u) by a >= alpha z
+(alpha in [0, 1]) and a <= u (z - l) / (u - l). The multiplier of z_k it produces, nu_k, is
+what a certificate can carry: for ANY nu the checker's weak-duality bound holds, and for
+CROWN's nu it is at least CROWN's value. alpha-CROWN (Xu et al. 2021) chooses alpha by
+projected gradient ascent; beta-CROWN (Wang et al. 2021) adds beta >= 0 per split neuron
 (nu_j = g_j - beta_j on an active split z_j >= 0, nu_j = beta_j on an inactive one).
-Intermediate bounds are IBP intersected with CROWN (default slopes), layer by layer, over
-the box alone; ReLU splits only clamp their own neuron, exactly as the checker recomputes.
+
+Domains of the pre-activations (the checker's rule): IBP from the previous layer's domain;
+where IBP leaves z_kj unstable, intersected with CROWN's bound of z_kj over the leaf's box
+(default slopes, the domains of earlier layers); a split neuron's domain clamped to its
+sign (l >= 0 or u <= 0). A ReLU split at layer m leaves layers < m unchanged, so a child
+leaf recomputes only the layers after its new split.
 """
 
 from __future__ import annotations
@@ -38,8 +46,22 @@ class Network:
     def sizes(self) -> list[int]:
         return [self.weights[0].shape[1]] + [w.shape[0] for w in self.weights]
 
+    @property
+    def depth(self) -> int:
+        """L: the number of affine maps (L - 1 hidden ReLU layers)."""
+        return len(self.weights)
+
+    def astype(self, dtype) -> Network:
+        """The same network with weights of another dtype (kept once made)."""
+        cache = self.__dict__.setdefault("_as", {})
+        if np.dtype(dtype) not in cache:
+            cache[np.dtype(dtype)] = Network([w.astype(dtype) for w in self.weights],
+                                             [b.astype(dtype) for b in self.biases],
+                                             self.input_shape, self.output_shape)
+        return cache[np.dtype(dtype)]
+
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """Outputs for a batch of flat inputs (B, n_0), in float64."""
+        """Outputs for a batch of flat inputs (B, n_0), in the dtype of x and the weights."""
         a = x
         for k, (w, b) in enumerate(zip(self.weights, self.biases)):
             a = a @ w.T + b
@@ -128,189 +150,253 @@ def extract_network(module, params: dict[str, np.ndarray], source: str = "model"
     return Network(weights, biases, in_shape, out_shape)
 
 
-# ---------------------------------------------------------------- batched bounds
+# ---------------------------------------------------------------- domains
 
 
-def _interval_affine(lo, hi, w, b):
+def ibp_affine(lo, hi, w, b):
+    """{x @ w.T + b : lo <= x <= hi} by interval arithmetic (rows)."""
     mid, rad = (lo + hi) / 2, (hi - lo) / 2
     c = mid @ w.T + b
     r = rad @ np.abs(w).T
     return c - r, c + r
 
 
-def relu_slopes(l, u):
-    """CROWN relaxation of a = relu(z) on [l, u]: (lower slope, upper slope, upper intercept)
-    per neuron; the default lower slope is 1 where u > -l, else 0 (the checker's rule)."""
-    active, inactive = l >= 0, u <= 0
-    unstable = ~(active | inactive)
+def relaxation(l, u):
+    """CROWN's relaxation of a = relu(z) on [l, u] per neuron: (lower slope, upper slope,
+    upper intercept); the default lower slope is 1 where u > -l, else 0 (the checker's)."""
+    active, unstable = l >= 0, (l < 0) & (u > 0)
     den = np.where(unstable, u - l, 1.0)
     up_slope = np.where(active, 1.0, np.where(unstable, u / den, 0.0))
     up_icpt = np.where(unstable, -l * up_slope, 0.0)
-    lo_slope = np.where(active, 1.0, np.where(unstable, (u > -l).astype(np.float64), 0.0))
+    lo_slope = np.where(active, 1.0, np.where(unstable, (u > -l) * 1.0, 0.0))
     return lo_slope, up_slope, up_icpt
 
 
-def backward(net: Network, K: int, lam: np.ndarray, bounds: list, x_lo, x_hi,
-             alpha: list | None = None, beta: list | None = None, splits: list | None = None):
-    """CROWN lower bound of lam . z_K over the boxes, lam of shape (B, R, n_K).
+@dataclass
+class Relax:
+    """Per leaf and hidden layer k: CROWN's relaxation, kept for the backward passes."""
 
-    bounds[k] = (l_k, u_k), shapes (B, n_k), for k = 1..K-1 (index 0 unused), split neurons
-    already clamped. Returns (lower (B, R), nus {k: nu_k (B, R, n_k)}, g_0 (B, R, n_0))."""
-    B, R = lam.shape[:2]
-    const = np.zeros((B, R))
-    nus = {K: lam}
+    lo: dict  # k -> (B, n_k) default lower slope
+    up: dict  # k -> (B, n_k) upper slope
+    icpt: dict  # k -> (B, n_k) upper intercept
+    unstable: dict  # k -> (B, n_k) bool
+
+    def astype(self, dtype) -> Relax:
+        return Relax(*({k: v.astype(dtype) if v.dtype != bool else v for k, v in d.items()}
+                       for d in (self.lo, self.up, self.icpt, self.unstable)))
+
+    @classmethod
+    def of(cls, bounds: list, upto: int) -> Relax:
+        r = cls({}, {}, {}, {})
+        for k in range(1, upto):
+            l, u = bounds[k]
+            r.lo[k], r.up[k], r.icpt[k] = relaxation(l, u)
+            r.unstable[k] = (l < 0) & (u > 0)
+        return r
+
+
+def _gather(a: np.ndarray, leaf) -> np.ndarray:
+    return a if leaf is None else a[leaf]
+
+
+def backward(net: Network, K: int, g: np.ndarray, const: np.ndarray, relax: Relax, leaf, x_lo, x_hi,
+             alpha: dict | None = None, beta: dict | None = None, signs: dict | None = None,
+             keep: bool = False):
+    """CROWN's lower bound of the rows lam . z_K, given g = lam W_{K-1} (P, n_{K-1}) and
+    const = lam . b_{K-1} (P,). leaf (P,) names each row's leaf in relax / x_lo / x_hi (None:
+    one leaf per row, in order). alpha[k] (P, n_k): lower slopes of unstable neurons (else the
+    default); beta[k] (P, n_k) >= 0 with signs[k] (B, n_k) in {+1, -1, 0}: beta-CROWN.
+    Returns (lower (P,), nus {k: (P, n_k)} if keep, tape for `gradient`)."""
+    const = const.copy()
+    nus, tape = {}, []
     for k in range(K - 1, 0, -1):
-        w, b = net.weights[k], net.biases[k]
-        const += lam @ b
-        g = lam @ w
-        l, u = bounds[k]
-        lo_s, up_s, up_i = relu_slopes(l, u)
-        lo_s = lo_s[:, None, :] if alpha is None or alpha[k] is None else alpha[k]
-        pos = g >= 0
-        nu = g * np.where(pos, lo_s, up_s[:, None, :])
-        const += np.einsum("brn,bn->br", np.minimum(g, 0.0), up_i)
-        if beta is not None and beta[k] is not None:
-            # split sign s = +1 active (nu = g - beta), -1 inactive (nu = beta)
-            s = splits[k][:, None, :]
-            nu = np.where(s > 0, g - beta[k], np.where(s < 0, beta[k], nu))
-        lam = nu
-        nus[k] = nu
-    const += lam @ net.biases[0]
-    g0 = lam @ net.weights[0]
+        up, icpt = _gather(relax.up[k], leaf), _gather(relax.icpt[k], leaf)
+        lo = _gather(relax.lo[k], leaf)
+        if alpha is not None and k in alpha:
+            lo = np.where(_gather(relax.unstable[k], leaf), alpha[k], lo)
+        gp = np.maximum(g, 0.0)
+        nu = g * up
+        nu += gp * (lo - up)  # g >= 0: the lower slope, else the upper
+        const += np.einsum("pn,pn->p", g - gp, icpt)
+        s = None
+        if beta is not None and k in beta:
+            s = _gather(signs[k], leaf)
+            nu -= s * beta[k]  # active split: g - beta; inactive (nu was 0): beta
+        tape.append((k, g, gp, lo, up, icpt, s))
+        if keep:
+            nus[k] = nu
+        const += nu @ net.biases[k - 1]
+        g = nu @ net.weights[k - 1]
+    x_lo, x_hi = _gather(x_lo, leaf if len(x_lo) > 1 else None), _gather(x_hi, leaf if len(x_hi) > 1 else None)
     mid, rad = (x_lo + x_hi) / 2, (x_hi - x_lo) / 2
-    lower = const + np.einsum("brn,bn->br", g0, mid) - np.einsum("brn,bn->br", np.abs(g0), rad)
-    return lower, nus, g0
+    if len(mid) == 1:  # one box for every row
+        lower = const + g @ mid[0] - np.abs(g) @ rad[0]
+    else:
+        lower = const + np.einsum("pn,pn->p", g, mid) - np.einsum("pn,pn->p", np.abs(g), rad)
+    return lower, nus, (tape, g, mid, rad)
 
 
-def intermediate_bounds(net: Network, x_lo: np.ndarray, x_hi: np.ndarray, splits: list | None = None,
-                        method: str = "crown") -> list:
-    """[(l_k, u_k)] for the pre-activations z_k, k = 1..L-1 (index 0 holds the box), over a
-    batch of boxes (B, n_0): IBP, intersected with CROWN unless method is 'ibp'; split
-    neurons (splits[k][b, j] = +1 active, -1 inactive, 0 free) clamped."""
+def gradient(net: Network, tape) -> tuple[dict, dict]:
+    """d lower / d alpha[k] and d lower / d beta[k] for the rows of one `backward` pass (lower
+    is piecewise linear in them; reverse mode through the same steps)."""
+    tape, g0, mid, rad = tape
+    d_g = mid - np.sign(g0) * rad  # d lower / d g_0 (mid, rad of one box broadcast)
+    d_nu = d_g @ net.weights[0].T + net.biases[0]  # g_0 = nu_1 W_0, const += nu_1 . b_0
+    ga, gb = {}, {}
+    for k, g, gp, lo, up, icpt, s in reversed(tape):  # k = 1, 2, ...
+        ga[k] = d_nu * gp  # nu = g up + max(g, 0) (lo - up) - s beta
+        if s is not None:
+            gb[k] = -s * d_nu
+        if k == len(tape):
+            break
+        d_g = np.where(gp > 0, d_nu * lo, d_nu * up) + np.where(g < 0, icpt, 0.0)
+        d_nu = d_g @ net.weights[k].T + net.biases[k]
+    return ga, gb
+
+
+def layer_bounds(net: Network, x_lo: np.ndarray, x_hi: np.ndarray, signs: dict | None = None,
+                 prev: list | None = None, start: int = 1, method: str = "crown",
+                 leaves: int | None = None) -> list:
+    """[(l_k, u_k)] (B, n_k) for k = 1..L-1 (index 0 holds the boxes): the checker's rule
+    (module docstring); IBP alone if method is "ibp". signs[k] (B, n_k): +1 active split, -1
+    inactive, 0 none. Layers below `start` are taken from prev (re-clamped by signs). One box
+    (x_lo of one row) may serve B = `leaves` leaves."""
     bounds = [(x_lo, x_hi)]
-    a_lo, a_hi = x_lo, x_hi
-    L = len(net.weights)
+    L = net.depth
     for k in range(1, L):
-        l, u = _interval_affine(a_lo, a_hi, net.weights[k - 1], net.biases[k - 1])
-        if method != "ibp" and k > 1:
-            n = l.shape[1]  # objectives z_kj and -z_kj in one pass
-            both = np.broadcast_to(np.concatenate([np.eye(n), -np.eye(n)]), (l.shape[0], 2 * n, n))
-            bound = backward(net, k, both, bounds, x_lo, x_hi)[0]
-            l, u = np.maximum(l, bound[:, :n]), np.minimum(u, -bound[:, n:])
-        if splits is not None and splits[k] is not None:
-            l = np.where(splits[k] > 0, np.maximum(l, 0.0), l)
-            u = np.where(splits[k] < 0, np.minimum(u, 0.0), u)
+        if k < start:
+            l, u = prev[k]
+        else:
+            lo, hi = (x_lo, x_hi) if k == 1 else (np.maximum(bounds[k - 1][0], 0.0), np.maximum(bounds[k - 1][1], 0.0))
+            l, u = ibp_affine(lo, hi, net.weights[k - 1], net.biases[k - 1])
+            if leaves is not None and len(l) != leaves:
+                l, u = np.repeat(l, leaves, axis=0), np.repeat(u, leaves, axis=0)
+            if k > 1 and method != "ibp":
+                leaf, j = np.nonzero((l < 0) & (u > 0))
+                if len(leaf):
+                    lower = _crown_neurons(net, k, leaf, j, bounds, x_lo, x_hi)
+                    n = len(leaf)
+                    l[leaf, j] = np.maximum(l[leaf, j], lower[:n])
+                    u[leaf, j] = np.minimum(u[leaf, j], -lower[n:])
+        if signs is not None and k in signs:
+            l = np.where(signs[k] > 0, np.maximum(l, 0.0), l)
+            u = np.where(signs[k] < 0, np.minimum(u, 0.0), u)
         bounds.append((l, u))
-        a_lo, a_hi = np.maximum(l, 0.0), np.maximum(u, 0.0)
     return bounds
 
 
+CHUNK = 4096  # rows per backward pass, to bound memory
+
+
+def _crown_neurons(net: Network, k: int, leaf, j, bounds: list, x_lo, x_hi) -> np.ndarray:
+    """CROWN's lower bounds of z_kj, then of -z_kj, for pairs (leaf, j): (2 P,)."""
+    relax = Relax.of(bounds, k)
+    w, b = net.weights[k - 1], net.biases[k - 1]
+    out = []
+    for sign in (1.0, -1.0):
+        for c in range(0, len(leaf), CHUNK):
+            lf, jj = leaf[c:c + CHUNK], j[c:c + CHUNK]
+            out.append(backward(net, k, sign * w[jj], sign * b[jj], relax, lf, x_lo, x_hi)[0])
+    return np.concatenate(out)
+
+
+def objective_rows(net: Network, K: int, lam: np.ndarray):
+    """(g, const) of the rows lam . z_K: g = lam W_{K-1}, const = lam . b_{K-1}."""
+    return lam @ net.weights[K - 1], lam @ net.biases[K - 1]
+
+
 def output_bounds(net: Network, x_lo: np.ndarray, x_hi: np.ndarray, method: str = "crown"):
-    """(lower, upper), each (B, n_L): the network's outputs over each box."""
-    bounds = intermediate_bounds(net, x_lo, x_hi, method=method)
-    L = len(net.weights)
-    l, u = bounds[-1] if L > 1 else (x_lo, x_hi)
-    a_lo, a_hi = (np.maximum(l, 0.0), np.maximum(u, 0.0)) if L > 1 else (l, u)
-    lo, hi = _interval_affine(a_lo, a_hi, net.weights[-1], net.biases[-1])
+    """(lower, upper), each (B, n_L): the network's outputs over each box, no splitting."""
+    L = net.depth
+    bounds = layer_bounds(net, x_lo, x_hi, method=method)
+    lo, hi = (x_lo, x_hi) if L == 1 else (np.maximum(bounds[-1][0], 0.0), np.maximum(bounds[-1][1], 0.0))
+    lo, hi = ibp_affine(lo, hi, net.weights[-1], net.biases[-1])
     if method == "ibp" or L == 1:
         return lo, hi
-    n = lo.shape[1]
-    eye = np.broadcast_to(np.eye(n), (lo.shape[0], n, n))
-    if method == "alpha-crown":
-        lower = optimize_alpha(net, eye, bounds, x_lo, x_hi)[0]
-        upper = optimize_alpha(net, -eye, bounds, x_lo, x_hi)[0]
-    else:
-        lower = backward(net, L, eye, bounds, x_lo, x_hi)[0]
-        upper = backward(net, L, -eye, bounds, x_lo, x_hi)[0]
-    return np.maximum(lo, lower), np.minimum(hi, -upper)
+    B, n = lo.shape
+    leaf = np.repeat(np.arange(B), n)
+    eye = np.tile(np.eye(n), (B, 1))
+    relax = Relax.of(bounds, L)
+    res = []
+    for sign in (1.0, -1.0):
+        g, const = objective_rows(net, L, sign * eye)
+        if method == "alpha-crown":
+            low = optimize(net, L, g, const, relax, leaf, x_lo, x_hi, steps=20)[0]
+        else:
+            low = backward(net, L, g, const, relax, leaf, x_lo, x_hi)[0]
+        res.append(low.reshape(B, n))
+    return np.maximum(lo, res[0]), np.minimum(hi, -res[1])
 
 
 # ---------------------------------------------------------------- alpha / beta optimisation
 
 
-def _grad_bound(net, K, lam0, bounds, x_lo, x_hi, alpha, beta, splits):
-    """The CROWN lower bound and its gradients with respect to alpha and beta (reverse mode
-    through `backward`, which is piecewise linear in them)."""
-    B, R = lam0.shape[:2]
-    lam, tape = lam0, []
-    const = np.zeros((B, R))
-    for k in range(K - 1, 0, -1):
-        w, b = net.weights[k], net.biases[k]
-        const += lam @ b
-        g = lam @ w
-        l, u = bounds[k]
-        _, up_s, up_i = relu_slopes(l, u)
-        pos = g >= 0
-        nu = np.where(pos, g * alpha[k], g * up_s[:, None, :])
-        const += np.sum(np.where(pos, 0.0, g * up_i[:, None, :]), axis=-1)
-        s = splits[k][:, None, :] if splits is not None and splits[k] is not None else None
-        if s is not None:
-            nu = np.where(s > 0, g - beta[k], np.where(s < 0, beta[k], nu))
-        tape.append((k, g, pos, up_s, up_i, s))
-        lam = nu
-    const += lam @ net.biases[0]
-    g0 = lam @ net.weights[0]
-    mid, rad = (x_lo + x_hi) / 2, (x_hi - x_lo) / 2
-    lower = const + np.einsum("brn,bn->br", g0, mid) - np.einsum("brn,bn->br", np.abs(g0), rad)
-    # reverse sweep: d lower / d lam_k
-    l_u = bounds
-    d_lam = np.einsum("brn,mn->brm", mid[:, None, :] - np.sign(g0) * rad[:, None, :], net.weights[0]) \
-        + net.biases[0]
-    grads_a, grads_b = {}, {}
-    for k, g, pos, up_s, up_i, s in reversed(tape):
-        # nu = pos ? g*alpha : g*up_s ; const += (!pos) * g * up_i ; then split overrides
-        d_g = np.where(pos, d_lam * alpha[k], d_lam * up_s[:, None, :]) + np.where(pos, 0.0, up_i[:, None, :])
-        grads_a[k] = np.where(pos & ((l_u[k][0] < 0) & (l_u[k][1] > 0))[:, None, :], d_lam * g, 0.0)
-        if s is not None:
-            d_g = np.where(s > 0, d_lam, np.where(s < 0, 0.0, d_g))
-            grads_a[k] = np.where(s != 0, 0.0, grads_a[k])
-            grads_b[k] = np.where(s > 0, -d_lam, np.where(s < 0, d_lam, 0.0))
-        d_lam = d_g @ net.weights[k].T + net.biases[k]
-    return lower, grads_a, grads_b
-
-
-def optimize_alpha(net: Network, lam: np.ndarray, bounds: list, x_lo, x_hi, steps: int = 20,
-                   lr: float = 0.1, splits: list | None = None, beta_init: dict | None = None):
-    """alpha-CROWN (and beta-CROWN when `splits` is given): (lower (B, R), nus) after
-    `steps` of projected gradient ascent (Adam) on alpha in [0, 1] and beta >= 0; the best
-    bound seen is returned with its multipliers."""
-    K = len(bounds)
-    B, R = lam.shape[:2]
-    alpha, beta = {}, {}
-    for k in range(1, K):
-        l, u = bounds[k]
-        lo_s = relu_slopes(l, u)[0]
-        alpha[k] = np.broadcast_to(lo_s[:, None, :], (B, R, l.shape[1])).copy()
-        beta[k] = np.zeros((B, R, l.shape[1])) if splits is not None else None
-        if beta_init and k in beta_init:
-            beta[k] = beta_init[k].copy()
-    state = {key: [np.zeros_like(v), np.zeros_like(v)] for key, v in
-             [(("a", k), alpha[k]) for k in alpha] + [(("b", k), beta[k]) for k in beta if beta[k] is not None]}
-    best = np.full((B, R), -np.inf)
-    best_nu = None
+def optimize(net: Network, K: int, g: np.ndarray, const: np.ndarray, relax: Relax, leaf, x_lo, x_hi,
+             steps: int = 20, lr: float = 0.1, lr_beta: float = 0.05, signs: dict | None = None,
+             alpha: dict | None = None, beta: dict | None = None, target: np.ndarray | None = None,
+             dtype=np.float32):
+    """alpha-CROWN, and beta-CROWN when signs are given: (best lower (P,), its nus, alpha,
+    beta) after `steps` of projected gradient ascent (Adam) on alpha in [0, 1] and beta >= 0,
+    from the given alpha / beta (default slopes, zero) on; the search stops when every row's
+    bound passes `target`. It runs in `dtype` (float32: a search only; the multipliers it
+    returns are exact float32 values, as a certificate stores them, for `dual_value`)."""
+    net, relax = net.astype(dtype), relax.astype(dtype)
+    g, const, x_lo, x_hi = (np.asarray(v, dtype) for v in (g, const, x_lo, x_hi))
+    if signs is not None:
+        signs = {k: v.astype(dtype) for k, v in signs.items()}
+    P = len(g)
+    alpha = {k: (alpha[k].astype(dtype) if alpha and k in alpha else _gather(relax.lo[k], leaf).copy())
+             for k in range(1, K)}
+    use_beta = signs is not None and any((signs[k] != 0).any() for k in signs)
+    if use_beta:
+        beta = {k: (beta[k].astype(dtype) if beta and k in beta else np.zeros((P, relax.lo[k].shape[1]), dtype))
+                for k in signs if (signs[k] != 0).any()}
+    else:
+        beta = None
+    moments = {}
+    best = np.full(P, -np.inf)
+    best_nu: dict = {}
     for t in range(1, steps + 1):
-        lower, ga, gb = _grad_bound(net, K, lam, bounds, x_lo, x_hi, alpha, beta, splits)
-        improved = lower > best
-        if best_nu is None or improved.any():
-            _, nus, _ = backward(net, K, lam, bounds, x_lo, x_hi, alpha, beta if splits is not None else None,
-                                 splits)
-            if best_nu is None:
-                best_nu = {k: v.copy() for k, v in nus.items()}
-            else:
-                for k in best_nu:
-                    best_nu[k] = np.where(improved[..., None], nus[k], best_nu[k])
-            best = np.where(improved, lower, best)
-        if t == steps:
+        lower, nus, tape = backward(net, K, g, const, relax, leaf, x_lo, x_hi, alpha, beta, signs, keep=True)
+        better = lower > best
+        best = np.where(better, lower, best)
+        for k, nu in nus.items():
+            best_nu[k] = nu if k not in best_nu else np.where(better[:, None], nu, best_nu[k])
+        if t == steps or (target is not None and (best > target).all()):
             break
-        for key, grad in [(("a", k), ga[k]) for k in ga] + [(("b", k), gb[k]) for k in gb]:
-            m, v = state[key]
+        ga, gb = gradient(net, tape)
+        params = [("a", k, alpha, ga[k], lr) for k in alpha] + \
+            ([("b", k, beta, gb[k], lr_beta) for k in beta] if beta else [])
+        for kind, k, store, grad, rate in params:
+            m, v = moments.setdefault((kind, k), (np.zeros_like(grad), np.zeros_like(grad)))
             m *= 0.9
             m += 0.1 * grad
             v *= 0.999
             v += 0.001 * grad * grad
-            step = lr * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
-            if key[0] == "a":
-                alpha[key[1]] = np.clip(alpha[key[1]] + step, 0.0, 1.0)
-            else:
-                beta[key[1]] = np.maximum(beta[key[1]] + step, 0.0)
-    return best, best_nu
+            step = rate * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+            store[k] = np.clip(store[k] + step, 0.0, 1.0) if kind == "a" else np.maximum(store[k] + step, 0.0)
+    return best, {k: v.astype(np.float64) for k, v in best_nu.items()}, alpha, beta
+
+
+# ---------------------------------------------------------------- the checker's bound, for given multipliers
+
+
+def dual_value(net: Network, K: int, nus: dict, lam: np.ndarray, bounds: list, leaf, x_lo, x_hi) -> np.ndarray:
+    """The weak-duality bound of lam . z_K for the multipliers nus (rows), as the checker
+    evaluates it (without its outward rounding): sum over neurons of the minimum of
+    g a - nu z over the vertices l, clip(0, l, u), u of the ReLU hull, plus the box term."""
+    nus = dict(nus)
+    nus[K] = lam
+    total = np.zeros(len(lam))
+    for k in range(K - 1, 0, -1):
+        g = nus[k + 1] @ net.weights[k]
+        total += nus[k + 1] @ net.biases[k]
+        l, u = _gather(bounds[k][0], leaf), _gather(bounds[k][1], leaf)
+        nu = nus[k]
+        terms = [g * np.maximum(z, 0.0) - nu * z for z in (l, np.clip(0.0, l, u), u)]
+        total += np.minimum.reduce(terms).sum(1)
+    g0 = nus[1] @ net.weights[0]
+    total += nus[1] @ net.biases[0]
+    x_lo, x_hi = _gather(x_lo, leaf if len(x_lo) > 1 else None), _gather(x_hi, leaf if len(x_hi) > 1 else None)
+    total += np.minimum(g0 * x_lo, g0 * x_hi).sum(1)
+    return total

@@ -7,8 +7,8 @@ its minimum over a leaf is at least the sum of each neuron's minimum over the hu
 ReLU graph on [l, u] (vertices l, clip(0, l, u), u) plus the minimum of g_0 . x over the box
 (weak duality: Wong and Kolter 2018). Multipliers are never trusted: the checker derives
 them by its own CROWN back-substitution (Zhang et al. 2018) or reads them from the leaf,
-then evaluates the bound with outward rounding. Domains [l, u]: IBP intersected with this
-bound over the leaf's box; a ReLU split clamps l >= 0 or u <= 0; some l > u: an empty leaf.
+then evaluates the bound with outward rounding. Domains [l, u]: IBP, intersected with this
+bound where IBP leaves z_kj unstable; a ReLU split clamps l >= 0 or u <= 0; l > u: empty leaf.
 Leaves are derived from the split tree, so they cover each box of the property exactly.
 """
 
@@ -128,31 +128,29 @@ def _sum_down(v: np.ndarray) -> np.ndarray:
 
 
 def dual_bound(blocks, K, bounds, x_lo, x_hi, nus) -> np.ndarray:
-    """A lower bound of nus[K] . z_K over each leaf (B, R): nus[k] (B, R, n_k) are any
-    multipliers, bounds[k] = (l, u) the domains of z_k (B, n_k) for k = 1..K-1."""
-    total = np.zeros(nus[K].shape[:2])
-    for k in range(K - 1, -1, -1):
+    """A lower bound of nus[K] . z_K over each row's leaf (rows: one objective each): nus[k]
+    (P, n_k) are any multipliers, bounds[k] = (l, u) the row's domains of z_k, k = 1..K-1."""
+    total = np.zeros(len(nus[K]))
+    for k in range(K - 1, 0, -1):
         glo, ghi, const = backward(blocks[k], nus[k + 1])
-        total = _down(total + const)
-        if k == 0:  # min of g x over x in the box and g in [glo, ghi]: a corner
-            lo, hi = x_lo[:, None, :], x_hi[:, None, :]
-            corners = [g * x for g in (glo, ghi) for x in (lo, hi)]
-            total = _down(total + _sum_down(_down(np.minimum.reduce(corners))))
-            continue
-        l, u = bounds[k][0][:, None, :], bounds[k][1][:, None, :]
-        terms = [_down(_down(glo * np.maximum(z, 0.0)) - _up(nus[k] * z))  # a = relu(z) >= 0: g a >= glo a
-                 for z in (l, np.clip(0.0, l, u), u)]
-        total = _down(total + _sum_down(np.minimum.reduce(terms)))
+        l, u = bounds[k]
+        terms = [glo * np.maximum(z, 0.0) - nus[k] * z for z in (l, np.clip(0.0, l, u), u)]  # g a >= glo a
+        # fl(fl(p) - fl(q)) is within 2^-51 (|p| + |q|) + 3 ETA of p - q; |p|, |q| at most these:
+        slack = (np.abs(glo) * np.maximum(u, 0.0) + np.abs(nus[k]) * np.maximum(-l, u)) * 2.0**-50 + 4 * ETA
+        total = _down(_down(total + const) + _sum_down(_down(np.minimum.reduce(terms) - slack)))
+    glo, ghi, const = backward(blocks[0], nus[1])  # min of g x over the box and g in [glo, ghi]: a corner
+    corners = [g * x for g in (glo, ghi) for x in (x_lo, x_hi)]
+    total = _down(_down(total + const) + _sum_down(_down(np.minimum.reduce(corners))))
     return np.where(np.isfinite(total), total, -np.inf)
 
 
 def crown(blocks, K, bounds, objective: np.ndarray) -> dict:
-    """CROWN's multipliers (float64, unchecked: any are sound) for objective (B, R, n_K)."""
+    """CROWN's multipliers (float64, unchecked: any are sound) for the rows of objective (P, n_K)."""
     nus, lam = {K: objective}, objective
     for k in range(K - 1, 0, -1):
         for kind, c in reversed(blocks[k]):
             lam = lam @ c if kind == "lin" else lam * c if kind == "mul" else lam
-        l, u = bounds[k][0][:, None, :], bounds[k][1][:, None, :]
+        l, u = bounds[k]
         unstable = (l < 0) & (u > 0)
         upper = np.where(unstable, u / np.where(unstable, u - l, 1.0), (l >= 0) * 1.0)
         lower = np.where(unstable, (u > -l) * 1.0, (l >= 0) * 1.0)
@@ -160,24 +158,27 @@ def crown(blocks, K, bounds, objective: np.ndarray) -> dict:
     return nus
 
 
+def rows(bounds: dict, b: np.ndarray) -> dict:  # the domains of leaves b, one row each
+    return {k: (l[b], u[b]) for k, (l, u) in bounds.items()}
+
+
 def layer_bounds(blocks, x_lo, x_hi, splits: dict) -> dict:
-    """Domains (l, u) of every z_k over each leaf: IBP, then the dual bound with CROWN's
-    multipliers, intersected; a split clamps its neuron (splits[k]: +1, -1 or 0)."""
+    """Domains (l, u) of every z_k over each leaf: IBP, intersected with the dual bound (CROWN's
+    multipliers) where IBP leaves z_kj unstable; a split clamps it (splits[k]: +1, -1 or 0)."""
     bounds, lo, hi = {}, x_lo, x_hi
     for k in range(1, len(blocks)):
         l, u = forward(blocks[k - 1], lo, hi)
-        if k > 1:
-            n = l.shape[1]  # objectives z_kj and -z_kj together
-            both = np.broadcast_to(np.concatenate([np.eye(n), -np.eye(n)]), (len(l), 2 * n, n))
-            bound = dual_bound(blocks, k, bounds, x_lo, x_hi, crown(blocks, k, bounds, both))
-            l, u = np.maximum(l, bound[:, :n]), np.minimum(u, -bound[:, n:])
+        pairs = np.argwhere((l < 0) & (u > 0)) if k > 1 else []  # a stable neuron keeps its IBP domain
+        for c in range(0, len(pairs), 4 * BATCH):  # rows z_kj, then -z_kj, per unstable (leaf b, neuron j)
+            b, j = pairs[c:c + 4 * BATCH].T
+            b2, e, sub = np.tile(b, 2), np.eye(l.shape[1])[j], rows(bounds, np.tile(b, 2))
+            lower = dual_bound(blocks, k, sub, x_lo[b2], x_hi[b2], crown(blocks, k, sub, np.vstack([e, -e])))
+            l[b, j], u[b, j] = np.maximum(l[b, j], lower[:len(b)]), np.minimum(u[b, j], -lower[len(b):])
         l = np.where(splits[k] > 0, np.maximum(l, 0.0), l)
         u = np.where(splits[k] < 0, np.minimum(u, 0.0), u)
         bounds[k] = (l, u)
         lo, hi = np.maximum(l, 0.0), np.maximum(u, 0.0)
     return bounds
-
-
 
 
 def _leaves(nodes: list, x_lo: np.ndarray, x_hi: np.ndarray, sizes: list) -> list[tuple]:
@@ -212,8 +213,7 @@ def _multipliers(text, sizes: list) -> dict:
     flat = np.frombuffer(base64.b64decode(text, validate=True), "<f4").astype(np.float64)
     if flat.size != sum(sizes[1:-1]) or not np.isfinite(flat).all():
         raise Reject("robustness: a leaf's multipliers have the wrong size or are not finite")
-    cuts = np.cumsum([0] + sizes[1:-1])
-    return {k: flat[cuts[k - 1]:cuts[k]] for k in range(1, len(sizes) - 1)}
+    return dict(enumerate(np.split(flat, np.cumsum(sizes[1:-2])), 1))  # {k: nu_k}, k = 1..L-1
 
 
 def _refute(blocks, sizes, leaves, conjs, t0) -> None:
@@ -243,11 +243,12 @@ def _refute(blocks, sizes, leaves, conjs, t0) -> None:
                 rhs.append(d)
                 if ref[1] is not None:
                     given[b, r] = _multipliers(ref[1], sizes)
-        nus = crown(blocks, L, bounds, objective)
-        for (b, r), nu in given.items():
+        b = np.repeat(np.arange(len(batch)), len(conjs))  # a row per (leaf, conjunction)
+        nus = crown(blocks, L, sub := rows(bounds, b), objective.reshape(len(b), n_out))
+        for (i, r), nu in given.items():
             for k in range(1, L):
-                nus[k][b, r] = nu[k]
-        lower = dual_bound(blocks, L, bounds, x_lo, x_hi, nus)
+                nus[k][i * len(conjs) + r] = nu[k]
+        lower = dual_bound(blocks, L, sub, x_lo[b], x_hi[b], nus).reshape(len(batch), len(conjs))
         for b in range(len(batch)):
             for r in range(len(conjs)):
                 if not empty[b] and not Fraction(float(lower[b, r])) > (d := rhs[b * len(conjs) + r]):
@@ -308,13 +309,12 @@ def check(spec: str, params_data: bytes, prop: bytes, cert: dict) -> Accepted | 
         trees = cert.get("trees")
         if cert.get("verdict") != "holds" or not isinstance(trees, list) or len(trees) != len(regions):
             raise Reject("robustness: verdict must be holds (one split tree per box) or violated")
-        if sum(len(t) if isinstance(t, list) else 0 for t in trees) > MAX_NODES:
-            raise Reject(f"robustness: more than {MAX_NODES} nodes")
+        if not all(isinstance(t, list) for t in trees) or sum(map(len, trees)) > MAX_NODES:
+            raise Reject(f"robustness: a tree is not a list, or more than {MAX_NODES} nodes")
         for (lo, hi, conjs), nodes in zip(regions, trees):
             x_lo, x_hi = down(np.array([float(v) for v in lo])), up(np.array([float(v) for v in hi]))  # outward
             _point(blocks, spec, params, (x_lo + x_hi) / 2)
-            _refute(blocks, sizes, _leaves(nodes if isinstance(nodes, list) else [], x_lo, x_hi, sizes),
-                    conjs, t0)
+            _refute(blocks, sizes, _leaves(nodes, x_lo, x_hi, sizes), conjs, t0)
         return Accepted()
     except Reject as e:
         return Rejected(str(e))

@@ -1,5 +1,6 @@
-"""IBP, CROWN and alpha-CROWN of passes/bounds.py against an independent numpy implementation
-written here (one box, plain loops), and against sampled points of the box."""
+"""IBP, CROWN and alpha/beta-CROWN of passes/bounds.py against an independent numpy
+implementation written here (one box, plain loops), against sampled points of the box, and
+the reverse-mode gradients against finite differences."""
 
 from __future__ import annotations
 
@@ -58,7 +59,8 @@ def ref_crown_lower(ws, bs, pre, x_lo, x_hi, c):
 
 
 def ref_bounds(net, x_lo, x_hi):
-    """Layer bounds by IBP intersected with CROWN, layer by layer, as documented."""
+    """Layer bounds by IBP, intersected with CROWN where IBP leaves a neuron unstable, layer by
+    layer, as documented (the checker's rule)."""
     pre = []
     lo, hi = x_lo, x_hi
     for k in range(len(net.weights) - 1):
@@ -66,6 +68,8 @@ def ref_bounds(net, x_lo, x_hi):
         if k > 0:
             ws, bs = net.weights[:k + 1], net.biases[:k + 1]
             for j in range(len(l)):
+                if not l[j] < 0 < u[j]:
+                    continue
                 e = np.eye(len(l))[j]
                 l[j] = max(l[j], ref_crown_lower(ws, bs, pre, x_lo, x_hi, e))
                 u[j] = min(u[j], -ref_crown_lower(ws, bs, pre, x_lo, x_hi, -e))
@@ -80,7 +84,7 @@ def test_ibp_and_crown_match_the_reference(seed):
     rng = np.random.default_rng(100 + seed)
     x_lo = rng.uniform(-1, 0, 3)
     x_hi = x_lo + rng.uniform(0.1, 1, 3)
-    got = bnd.intermediate_bounds(net, x_lo[None], x_hi[None])
+    got = bnd.layer_bounds(net, x_lo[None], x_hi[None])
     want = ref_bounds(net, x_lo, x_hi)
     for k, (l, u) in enumerate(want, 1):
         np.testing.assert_allclose(got[k][0][0], l, rtol=1e-10, atol=1e-12)
@@ -118,18 +122,33 @@ def test_bounds_enclose_samples_and_tighten(seed):
     assert widths[1] <= widths[0] + 1e-9 and widths[2] <= widths[1] + 1e-9
 
 
-def test_alpha_gradient_matches_finite_differences():
+def test_alpha_and_beta_gradients_match_finite_differences():
     net = random_net(7, (3, 10, 10, 2))
     x_lo, x_hi = -np.ones((1, 3)), np.ones((1, 3))
-    bounds = bnd.intermediate_bounds(net, x_lo, x_hi)
-    lam = np.array([[[1.0, -1.0]]])
+    bounds = bnd.layer_bounds(net, x_lo, x_hi)
+    relax = bnd.Relax.of(bounds, 3)
     rng = np.random.default_rng(0)
-    alpha = {k: rng.uniform(0, 1, (1, 1, 10)) for k in (1, 2)}
-    _, grads, _ = bnd._grad_bound(net, 3, lam, bounds, x_lo, x_hi, alpha, {1: None, 2: None}, None)
-    base = bnd.backward(net, 3, lam, bounds, x_lo, x_hi, alpha)[0][0, 0]
-    for k in (1, 2):
-        j = int(np.argmax(np.abs(grads[k][0, 0])))
-        bumped = {kk: v.copy() for kk, v in alpha.items()}
-        bumped[k][0, 0, j] += 1e-7
-        fd = (bnd.backward(net, 3, lam, bounds, x_lo, x_hi, bumped)[0][0, 0] - base) / 1e-7
-        assert fd == pytest.approx(grads[k][0, 0, j], rel=1e-4, abs=1e-6)
+    lam = np.array([[1.0, -1.0], [-0.5, 2.0]])
+    g, const = bnd.objective_rows(net, 3, lam)
+    leaf = np.zeros(2, int)
+    signs = {1: np.zeros((1, 10)), 2: np.zeros((1, 10))}
+    signs[1][0, np.argmax(relax.unstable[1][0])] = 1.0  # a split (its clamp is not needed here)
+    signs[2][0, np.argmax(relax.unstable[2][0])] = -1.0
+    alpha = {k: rng.uniform(0, 1, (2, 10)) for k in (1, 2)}
+    beta = {k: rng.uniform(0, 1, (2, 10)) for k in (1, 2)}
+
+    def lower(a, b):
+        return bnd.backward(net, 3, g, const, relax, leaf, x_lo, x_hi, a, b, signs)[0]
+
+    base, _, tape = bnd.backward(net, 3, g, const, relax, leaf, x_lo, x_hi, alpha, beta, signs)
+    ga, gb = bnd.gradient(net, tape)
+    for grads, which in ((ga, "alpha"), (gb, "beta")):
+        for k in (1, 2):
+            for r in range(2):
+                mask = relax.unstable[k][0] if which == "alpha" else signs[k][0] != 0
+                j = int(np.argmax(np.abs(grads[k][r]) * mask))
+                bumped = {kk: v.copy() for kk, v in (alpha if which == "alpha" else beta).items()}
+                bumped[k][r, j] += 1e-7
+                new = lower(bumped, beta) if which == "alpha" else lower(alpha, bumped)
+                fd = (new[r] - base[r]) / 1e-7
+                assert fd == pytest.approx(grads[k][r, j], rel=1e-4, abs=1e-6), (which, k, r)

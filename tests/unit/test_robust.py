@@ -1,7 +1,9 @@
-"""Robustness certificates (verifier/robust.py): accepted as `vnnc verify` writes them, and
-their tampered twins rejected: a leaf removed, a split point on or outside its box's edge,
-a refutation that does not hold, multipliers changed, a counterexample nudged out of the box
-or across the constraint, another property, a changed weight, and mismatched hashes."""
+"""Robustness certificates (verifier/robust.py): accepted as `vnnc verify` writes them (input
+splits, ReLU splits with beta multipliers), and their tampered twins rejected: a leaf
+removed, a split point on or outside its box's edge, a ReLU split outside the hidden layers
+or twice on a path, a refutation that does not hold, multipliers changed or dropped, a
+counterexample nudged out of the box or across the constraint, another property, a changed
+weight, and mismatched hashes."""
 
 from __future__ import annotations
 
@@ -20,27 +22,31 @@ onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper
 
 
-def make_model(path, seed=3):
-    """x [1, 3] -> (x - m) W1 + b1 -> relu -> W2 -> relu -> W3 -> [1, 3], float32."""
+def make_model(path, seed=3, n_in=3):
+    """x [1, n_in] -> (x - m) W1 + b1 -> relu -> W2 -> relu -> W3 -> [1, 3], float32; inputs
+    after the third weigh little (so that sampling finds the maximum)."""
     rng = np.random.default_rng(seed)
     f = lambda *s: (rng.standard_normal(s) / np.sqrt(s[0])).astype(np.float32)
-    consts = {"m": (rng.standard_normal((1, 3)) * 0.1).astype(np.float32), "w1": f(3, 12), "b1": f(12) * 0.3,
+    w1 = f(3, 12)
+    if n_in > 3:
+        w1 = np.concatenate([w1, f(n_in - 3, 12) * np.float32(0.01)])
+    consts = {"m": (rng.standard_normal((1, n_in)) * 0.1).astype(np.float32), "w1": w1, "b1": f(12) * 0.3,
               "w2": f(12, 12), "b2": f(12) * 0.3, "w3": f(12, 3), "b3": f(3) * 0.3}
     nodes = [helper.make_node("Sub", ["x", "m"], ["s"]), helper.make_node("MatMul", ["s", "w1"], ["h1"]),
              helper.make_node("Add", ["h1", "b1"], ["z1"]), helper.make_node("Relu", ["z1"], ["a1"]),
              helper.make_node("MatMul", ["a1", "w2"], ["h2"]), helper.make_node("Add", ["h2", "b2"], ["z2"]),
              helper.make_node("Relu", ["z2"], ["a2"]), helper.make_node("MatMul", ["a2", "w3"], ["h3"]),
              helper.make_node("Add", ["h3", "b3"], ["y"])]
-    g = helper.make_graph(nodes, "net", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
+    g = helper.make_graph(nodes, "net", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, n_in])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])],
                           [numpy_helper.from_array(v, k) for k, v in consts.items()])
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path))
 
 
-def prop_text(threshold: float, other: float | None = None) -> str:
-    head = "".join(f"(declare-const X_{i} Real)\n" for i in range(3)) + \
+def prop_text(threshold: float, other: float | None = None, n_in: int = 3) -> str:
+    head = "".join(f"(declare-const X_{i} Real)\n" for i in range(n_in)) + \
         "".join(f"(declare-const Y_{j} Real)\n" for j in range(3))
-    box = "".join(f"(assert (<= X_{i} 0.5))\n(assert (>= X_{i} -0.5))\n" for i in range(3))
+    box = "".join(f"(assert (<= X_{i} 0.5))\n(assert (>= X_{i} -0.5))\n" for i in range(n_in))
     return head + box + f"(assert (or (and (>= Y_0 {threshold!r}) (>= Y_0 Y_1)) (and (>= Y_2 {threshold if other is None else other!r}))))\n"
 
 
@@ -52,8 +58,10 @@ def setup(tmp_path_factory):
     net = load_problem(tmp / "net.onnx", tmp / "any.vnnlib").net
     lo, hi = -0.5 * np.ones((1, 3)), 0.5 * np.ones((1, 3))
     top = float(net.forward(np.random.default_rng(0).uniform(lo, hi, (20000, 3))).max(axis=0)[[0, 2]].max())
-    lam = -np.eye(3)[None, [0, 2]]  # CROWN alone (no IBP) bounds Y_0 and Y_2 from above
-    crown = -bnd.backward(net, 3, lam, bnd.intermediate_bounds(net, lo, hi), lo, hi)[0][0]
+    lam = -np.eye(3)[[0, 2]]  # CROWN alone (no IBP) bounds Y_0 and Y_2 from above
+    bounds = bnd.layer_bounds(net, lo, hi)
+    g, const = bnd.objective_rows(net, 3, lam)
+    crown = -bnd.backward(net, 3, g, const, bnd.Relax.of(bounds, 3), np.zeros(2, int), lo, hi)[0]
     crown_hi = float(crown.max())
     out = {}
     for name, t, other in (("root", crown[0] + 1e-4, 1e3), ("split", top + 0.2 * (crown_hi - top), None),
@@ -62,6 +70,17 @@ def setup(tmp_path_factory):
         problem = load_problem(tmp / "net.onnx", tmp / f"{name}.vnnlib")
         outcome = solve(problem, "crown", 60)  # raises if the checker rejected it
         out[name] = (problem, outcome.certificate)
+    # 20 inputs: branch and bound splits ReLUs, and beta multipliers enter the leaves
+    make_model(tmp / "wide.onnx", n_in=20)
+    (tmp / "wide_any.vnnlib").write_text(prop_text(0.0, n_in=20))
+    net = load_problem(tmp / "wide.onnx", tmp / "wide_any.vnnlib").net
+    lo, hi = -0.5 * np.ones((1, 20)), 0.5 * np.ones((1, 20))
+    top = float(net.forward(np.random.default_rng(0).uniform(lo, hi, (50000, 20))).max(axis=0)[[0, 2]].max())
+    bounds = bnd.layer_bounds(net, lo, hi)
+    crown = -bnd.backward(net, 3, g, const, bnd.Relax.of(bounds, 3), np.zeros(2, int), lo, hi)[0]
+    (tmp / "relu.vnnlib").write_text(prop_text(float(top + 0.3 * (crown.max() - top)), n_in=20))
+    problem = load_problem(tmp / "wide.onnx", tmp / "relu.vnnlib")
+    out["relu"] = (problem, solve(problem, "auto", 60).certificate)
     return out
 
 
@@ -71,12 +90,44 @@ def run_check(problem, cert, params=None, prop=None):
 
 
 def test_verdicts_and_acceptance(setup):
-    for name, verdict in (("root", "holds"), ("split", "holds"), ("violated", "violated")):
+    for name, verdict in (("root", "holds"), ("split", "holds"), ("violated", "violated"), ("relu", "holds")):
         problem, cert = setup[name]
         assert cert["verdict"] == verdict
         assert run_check(problem, cert), name
     nodes = setup["split"][1]["trees"][0]
     assert any(n[0] == "x" for n in nodes), "the split property should need input splits"
+    nodes = setup["relu"][1]["trees"][0]
+    assert any(n[0] == "relu" for n in nodes), "the wide property should need ReLU splits"
+    assert any(n[0] == "leaf" and any(ref[1] for ref in n[1]) for n in nodes), "and beta multipliers"
+
+
+def test_tampered_relu_split_trees_are_rejected(setup):
+    problem, cert = setup["relu"]
+    nodes = cert["trees"][0]
+    split = next(i for i, n in enumerate(nodes) if n[0] == "relu")
+    given = next(i for i, n in enumerate(nodes) if n[0] == "leaf" and any(ref[1] for ref in n[1]))
+    twins = {}
+    twins["leaf removed"] = copy.deepcopy(cert)
+    del twins["leaf removed"]["trees"][0][-1]
+    for what, (k, j) in (("input layer", (0, 0)), ("output layer", (3, 0)), ("neuron out of range", (1, 12)),
+                         ("negative neuron", (1, -1)), ("layer as a float", (1.0, 0))):
+        twins[what] = copy.deepcopy(cert)
+        twins[what]["trees"][0][split][1:] = [k, j]
+    twins["a neuron split twice on a path"] = copy.deepcopy(cert)
+    twins["a neuron split twice on a path"]["trees"][0].insert(split, list(nodes[split]))
+    for what, scale in (("beta multipliers scaled", 100.0), ("beta multipliers negated", -1.0)):
+        twin = copy.deepcopy(cert)
+        for ref in twin["trees"][0][given][1]:
+            if ref[1]:
+                nu = np.frombuffer(base64.b64decode(ref[1]), "<f4") * np.float32(scale)
+                ref[1] = base64.b64encode(nu.astype("<f4").tobytes()).decode()
+        twins[what] = twin
+    twin = copy.deepcopy(cert)
+    for ref in twin["trees"][0][given][1]:
+        ref[1] = None  # the checker's own CROWN multipliers ignore the splits' constraints
+    twins["beta multipliers dropped"] = twin
+    for what, twin in twins.items():
+        assert not run_check(problem, twin), what
 
 
 def test_tampered_split_trees_are_rejected(setup):
@@ -120,10 +171,10 @@ def _crown_multipliers(problem, cert):
     lo, hi = -0.5 * np.ones((1, 3)), 0.5 * np.ones((1, 3))
     lo, hi = robust.down(lo), robust.up(hi)
     bounds = robust.layer_bounds(blocks, lo, hi, {k: np.zeros((1, n)) for k, n in enumerate(sizes) if k})
-    objective = np.zeros((1, 1, 3))
-    objective[0, 0, 0] = -1.0  # Y_0 >= t  is  -Y_0 <= -t
+    objective = np.zeros((1, 3))
+    objective[0, 0] = -1.0  # Y_0 >= t  is  -Y_0 <= -t
     nus = robust.crown(blocks, len(blocks), bounds, objective)
-    return np.concatenate([nus[k][0, 0] for k in range(1, len(blocks))])
+    return np.concatenate([nus[k][0] for k in range(1, len(blocks))])
 
 
 def _with_nu(cert, flat):

@@ -1,0 +1,431 @@
+"""Branch and bound of `vnnc verify`: split trees whose every leaf a bound refutes.
+
+A region (one input box and the conjunctions unsafe on it) holds when every leaf of a split
+tree refutes every conjunction: some constraint c . y <= d of the conjunction has a lower
+bound of c . y above d over the leaf. Two ways to split, both stored as the checker reads
+them (docs/WITNESS.md §8):
+
+- input splits (few inputs, ACAS Xu): a box is halved along the input whose width costs
+  its bound most (|g_0,i| (hi_i - lo_i) for the linear bound g_0 . x + const of its closest
+  constraint); leaves are bounded in large batches by CROWN, then alpha-CROWN;
+- ReLU splits (many inputs, MNIST): an unstable neuron's phase is fixed (z <= 0 | z >= 0),
+  chosen by a BaBSR-style score (the intercept of its upper relaxation times its
+  multiplier) filtered by the children's actual bounds (FSB, De Palma et al. 2021); the
+  split constraints enter the bound through beta multipliers (beta-CROWN, Wang et al.
+  2021), optimised with alpha by projected gradient; a child recomputes only the layers
+  after its new split.
+
+Each refutation records the constraint it uses and, when the checker's own CROWN
+multipliers would not suffice, the optimised multipliers (float32, the bound re-evaluated
+here with exactly those). Unrefuted leaves are also searched for counterexamples (the
+point where their linear bound is least), so violated regions end early. All of it is
+untrusted: `vnnc.verifier.robust` checks the tree.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from vnnc.errors import VnncError
+from vnnc.falsify import confirm, constraint_rows
+from vnnc.passes import bounds as bnd
+from vnnc.vnnlib import Region
+
+MARGIN = 1e-7  # a leaf counts as refuted when its bound clears d by this (relative)
+EMPTY = 1e-9  # a domain counts as empty when some l exceeds u by this (relative)
+
+
+@dataclass
+class Tree:
+    """Split tree of one box: nodes[i] = ["x", dim, point, left, right] |
+    ["relu", layer, neuron, inactive, active] | ["leaf", refutations] | None (open)."""
+
+    nodes: list = field(default_factory=lambda: [None])
+
+    def split(self, node: int, head: list) -> tuple[int, int]:
+        left, right = len(self.nodes), len(self.nodes) + 1
+        self.nodes += [None, None]
+        self.nodes[node] = head + [left, right]
+        return left, right
+
+    def preorder(self) -> list:
+        out, stack = [], [0]
+        while stack:
+            node = self.nodes[stack.pop()]
+            if node is None:
+                raise VnncError("internal: certificate requested for an unfinished tree")
+            if node[0] == "leaf":
+                out.append(node)
+            else:
+                out.append(node[:3])
+                stack += [node[4], node[3]]
+        return out
+
+    @property
+    def leaves(self) -> int:
+        return sum(1 for n in self.nodes if n is not None and n[0] == "leaf")
+
+
+@dataclass
+class Outcome:
+    verdict: str  # holds | violated | unknown
+    tree: Tree | None = None
+    counterexample: np.ndarray | None = None
+    note: str = ""
+
+
+class Objective:
+    """The constraints of a region as rows of the bound engine."""
+
+    def __init__(self, net, region: Region):
+        self.net = net
+        self.C, self.d, self.conj, self.idx = constraint_rows(region, net.sizes[-1])
+        self.n_conj = len(region.conjunctions)
+        self.R = len(self.d)
+        self.margin = MARGIN * (1 + np.abs(self.d))
+        self.g, self.const = bnd.objective_rows(net, net.depth, self.C)
+
+    def refuted(self, gap: np.ndarray):
+        """gap (B, R): per leaf, whether every conjunction has a row with gap > 0, and the
+        best row of each conjunction (B, n_conj)."""
+        B = gap.shape[0]
+        ok = np.ones(B, bool)
+        best = np.zeros((B, self.n_conj), int)
+        for r in range(self.n_conj):
+            rows = np.where(self.conj == r)[0]
+            j = rows[np.argmax(gap[:, rows], axis=1)]
+            best[:, r] = j
+            ok &= gap[np.arange(B), j] > 0
+        return ok, best
+
+    def rows(self, leaves: np.ndarray):
+        """Rows (g, const, leaf index, row index) for every constraint of the given leaves."""
+        leaf = np.repeat(leaves, self.R)
+        row = np.tile(np.arange(self.R), len(leaves))
+        return self.g[row], self.const[row], leaf, row
+
+
+def nu_text(nu: dict, L: int) -> str:
+    flat = np.concatenate([nu[k] for k in range(1, L)]).astype("<f4")
+    return base64.b64encode(flat.tobytes()).decode()
+
+
+def _empty(bounds: list) -> np.ndarray:
+    out = np.zeros(len(bounds[1][0]) if len(bounds) > 1 else len(bounds[0][0]), bool)
+    for l, u in bounds[1:]:
+        out |= (l > u + EMPTY * (1 + np.abs(u))).any(axis=1)
+    return out
+
+
+def optimised_refutations(net, obj: Objective, bounds: list, x_lo, x_hi, leaves: np.ndarray,
+                          steps: int, signs: dict | None = None, mask: np.ndarray | None = None,
+                          warm: list | None = None):
+    """alpha(-beta)-CROWN on the rows of the given leaves (those where mask (len(leaves), R) is
+    set), from warm[position][row] = (alpha, beta) where given: (gap (len(leaves), R) as the
+    checker will see it with the float32 multipliers, -inf elsewhere; {(leaf position, row):
+    multipliers}; {(leaf position, row): (alpha, beta)} reached)."""
+    L = net.depth
+    g, const, leaf, row = obj.rows(leaves)
+    pos = np.repeat(np.arange(len(leaves)), obj.R)
+    if mask is not None:
+        keep = mask.reshape(-1)
+        g, const, leaf, row, pos = g[keep], const[keep], leaf[keep], row[keep], pos[keep]
+    gap = np.full((len(leaves), obj.R), -np.inf)
+    if not len(row):
+        return gap, {}, {}
+    relax = bnd.Relax.of(bounds, L)
+    target = obj.d[row] + obj.margin[row]
+    alpha = beta = None
+    if warm is not None:
+        alpha = {k: bnd._gather(relax.lo[k], leaf).astype(np.float32) for k in range(1, L)}
+        beta = {k: np.zeros((len(row), net.sizes[k]), np.float32) for k in range(1, L)}
+        for i, (p, r) in enumerate(zip(pos, row)):
+            if r in warm[p]:
+                a, b = warm[p][r]
+                for k in range(1, L):
+                    alpha[k][i], beta[k][i] = a[k], b[k]
+    _, nus, alpha, beta = bnd.optimize(net, L, g, const, relax, leaf, x_lo, x_hi, steps=steps, signs=signs,
+                                       target=target, alpha=alpha, beta=beta)
+    value = bnd.dual_value(net, L, nus, obj.C[row], bounds, leaf, x_lo, x_hi)
+    gap[pos, row] = value - target
+    keys = [(int(p), int(r)) for p, r in zip(pos, row)]
+    zero = {k: np.zeros(net.sizes[k], np.float32) for k in range(1, L)}
+    reached = {key: ({k: alpha[k][i] for k in alpha},
+                     {k: beta[k][i] if beta and k in beta else zero[k] for k in range(1, L)})
+               for i, key in enumerate(keys)}
+    return gap, {key: {k: v[i] for k, v in nus.items()} for i, key in enumerate(keys)}, reached
+
+
+# ---------------------------------------------------------------- input splits
+
+
+def input_split(net, region: Region, deadline: float, log, alpha_steps: int = 0,
+                batch: int = 2048) -> Outcome:
+    """Branch and bound over input splits of the region's box."""
+    L = net.depth
+    obj = Objective(net, region)
+    tree = Tree()
+    lo0, hi0 = region.box
+    if obj.n_conj == 0:
+        tree.nodes[0] = ["leaf", []]
+        return Outcome("holds", tree)
+    if any(len(c) == 0 for c in region.conjunctions):
+        return Outcome("unknown", note="a conjunction without output constraints: the box is unsafe")
+    ids, los, his = [0], [lo0], [hi0]
+    done, last = 0, time.perf_counter()
+    while ids:
+        if time.perf_counter() > deadline:
+            return Outcome("unknown", note=f"time limit reached ({done} leaves refuted, {len(ids)} open)")
+        take = min(batch, len(ids))
+        bid, lo, hi = ids[-take:], np.array(los[-take:]), np.array(his[-take:])
+        del ids[-take:], los[-take:], his[-take:]
+        B = len(bid)
+        bounds = bnd.layer_bounds(net, lo, hi)
+        empty = _empty(bounds)
+        g, const, leaf, _ = obj.rows(np.arange(B))
+        relax = bnd.Relax.of(bounds, L)
+        lower, _, tape = bnd.backward(net, L, g, const, relax, leaf, lo, hi)
+        gap = lower.reshape(B, obj.R) - obj.d - obj.margin
+        ok, best = obj.refuted(gap)
+        ok |= empty
+        g0 = tape[1].reshape(B, obj.R, -1)
+        texts: dict = {}
+        todo = np.where(~ok)[0]
+        if len(todo) and alpha_steps and L > 1:
+            plain = gap[todo] > 0  # rows the checker's own CROWN multipliers refute
+            gap2, nus, _ = optimised_refutations(net, obj, bounds, lo, hi, todo, alpha_steps)
+            ok2, best2 = obj.refuted(np.maximum(gap[todo], gap2))
+            for t, b in enumerate(todo):
+                if ok2[t]:
+                    ok[b], best[b] = True, best2[t]
+                    texts[b] = [None if plain[t, j] else nu_text(nus[t, j], L) for j in best2[t]]
+        for b in np.where(ok)[0]:
+            refs = [[int(obj.idx[j]), texts[b][r] if b in texts else None] for r, j in enumerate(best[b])]
+            tree.nodes[bid[b]] = ["leaf", refs]
+        done += int(ok.sum())
+        todo = np.where(~ok)[0]
+        if len(todo):
+            # counterexample candidates: where the closest constraint's linear bound is least
+            worst = best[todo, np.argmin(gap[todo][np.arange(len(todo))[:, None], best[todo]], axis=1)]
+            gw = g0[todo, worst]
+            cand = np.where(gw > 0, lo[todo], hi[todo])
+            for x in _violations(net, obj, region, np.concatenate([cand, (lo[todo] + hi[todo]) / 2])):
+                return Outcome("violated", counterexample=x)
+            dims = _split_dims(net, obj, bounds, todo, lo, hi, gap, gw, worst, cand)
+            for t, b in enumerate(todo):
+                dim = dims[t]
+                mid = float((lo[b, dim] + hi[b, dim]) / 2)
+                if not lo[b, dim] < mid < hi[b, dim]:
+                    return Outcome("unknown", note="a box too small to split further")
+                left, right = tree.split(bid[b], ["x", int(dim), mid])
+                lh, rl = hi[b].copy(), lo[b].copy()
+                lh[dim] = rl[dim] = mid
+                ids += [right, left]
+                los += [rl, lo[b]]
+                his += [hi[b], lh]
+        if time.perf_counter() - last > 2:
+            last = time.perf_counter()
+            log(f"  {done} leaves refuted, {len(ids)} open")
+    return Outcome("holds", tree)
+
+
+def _split_dims(net, obj: Objective, bounds, todo, lo, hi, gap, gw, worst, cand) -> np.ndarray:
+    """The input to halve, per unrefuted box. Where the linear bound's slope over the box loses
+    more than its relaxation (|g_0| . width against f(x*) - bound at the point x* where the
+    bound is least), the input of largest |g_0,i| width_i (smart branching); otherwise the
+    relaxation of unstable neurons is what loses: the input to which the first layer's
+    unstable neurons are most sensitive, each weighted by min(u, -l)."""
+    width = hi[todo] - lo[todo]
+    sb = np.abs(gw) * width
+    value = (net.forward(cand) @ obj.C.T - obj.d)[np.arange(len(todo)), worst]
+    relax_loss = value - gap[todo, worst] - obj.margin[worst]
+    l1, u1 = bounds[1][0][todo], bounds[1][1][todo]
+    weight = np.where((l1 < 0) & (u1 > 0), np.minimum(u1, -l1), 0.0)
+    influence = (weight @ np.abs(net.weights[0])) * width
+    influence += 1e-12 * width / width.max(axis=1, keepdims=True)  # ties: the widest input
+    return np.where(relax_loss > sb.sum(axis=1), np.argmax(influence, axis=1), np.argmax(sb, axis=1))
+
+
+def _violations(net, obj: Objective, region: Region, xs: np.ndarray):
+    """Confirmed counterexamples among the points xs (float64 check first)."""
+    y = net.forward(xs)
+    v = y @ obj.C.T - obj.d  # (N, R) <= 0: the constraint holds
+    met = np.zeros(len(xs), bool)
+    for r in range(obj.n_conj):
+        met |= (v[:, obj.conj == r] <= 1e-9).all(axis=1)
+    for i in np.where(met)[0][:8]:
+        x = confirm(net, region, xs[i])
+        if x is not None:
+            yield x
+
+
+# ---------------------------------------------------------------- ReLU splits
+
+
+@dataclass
+class Domain:
+    """A leaf of the ReLU split tree: its node, split signs {k: (n_k,)}, the domains of its
+    layers (valid below `start`, recomputed from there on)."""
+
+    node: int
+    signs: dict
+    bounds: list
+    start: int
+    warm: dict = field(default_factory=dict)  # row -> (alpha, beta) {k: (n_k,)} of the parent
+
+
+def relu_split(net, region: Region, deadline: float, log, batch: int = 32, steps: int = 20,
+               candidates: int = 6, attack=None) -> Outcome:
+    """Branch and bound over the phases of unstable ReLUs, the box kept whole (beta-CROWN)."""
+    L = net.depth
+    obj = Objective(net, region)
+    tree = Tree()
+    if obj.n_conj == 0:
+        tree.nodes[0] = ["leaf", []]
+        return Outcome("holds", tree)
+    if any(len(c) == 0 for c in region.conjunctions):
+        return Outcome("unknown", note="a conjunction without output constraints: the box is unsafe")
+    lo0, hi0 = region.box
+    x_lo, x_hi = lo0[None], hi0[None]
+    sizes = net.sizes
+    queue = [Domain(0, {k: np.zeros(sizes[k]) for k in range(1, L)}, None, 1)]
+    done, last = 0, time.perf_counter()
+    while queue:
+        if time.perf_counter() > deadline:
+            return Outcome("unknown", note=f"time limit reached ({done} leaves refuted, {len(queue)} open)")
+        take = queue[-batch:]
+        del queue[-batch:]
+        # children of one parent share their layers below start: batch by start
+        start = min(d.start for d in take)
+        signs = {k: np.array([d.signs[k] for d in take]) for k in range(1, L)}
+        prev = None if start == 1 else [None] + [
+            (np.array([d.bounds[k][0] for d in take]), np.array([d.bounds[k][1] for d in take]))
+            for k in range(1, L)]
+        bounds = bnd.layer_bounds(net, x_lo, x_hi, signs, prev=prev, start=start, leaves=len(take))
+        B = len(take)
+        empty = _empty(bounds)
+        g, const, leaf, _ = obj.rows(np.arange(B))
+        relax = bnd.Relax.of(bounds, L)
+        lower, _, tape = bnd.backward(net, L, g, const, relax, leaf, x_lo, x_hi)
+        gap = lower.reshape(B, obj.R) - obj.d - obj.margin
+        ok, best = obj.refuted(gap)
+        ok |= empty
+        texts: dict = {}
+        todo = np.where(~ok)[0]
+        g0 = tape[1].reshape(B, obj.R, -1)
+        if len(todo):
+            plain = gap[todo] > 0  # rows the checker's own CROWN multipliers refute
+            per = np.stack([gap[todo][:, obj.conj == c].max(axis=1) for c in range(obj.n_conj)], axis=1)
+            mask = (per <= 0)[:, obj.conj]  # every row of a conjunction not yet refuted
+            gap2, nus, reached = optimised_refutations(net, obj, bounds, x_lo, x_hi, todo, steps, signs, mask,
+                                                       [take[b].warm for b in todo])
+            gap[todo] = np.maximum(gap[todo], gap2)
+            ok2, best2 = obj.refuted(gap[todo])
+            for t, b in enumerate(todo):
+                if ok2[t]:
+                    ok[b], best[b] = True, best2[t]
+                    texts[b] = [None if plain[t, j] else nu_text(nus[t, j], L) for j in best2[t]]
+            for (t, j), nu in nus.items():
+                g0[todo[t], j] = nu[1] @ net.weights[0]
+        for b in np.where(ok)[0]:
+            refs = [[int(obj.idx[j]), texts[b][r] if b in texts else None] for r, j in enumerate(best[b])]
+            tree.nodes[take[b].node] = ["leaf", refs]
+        done += int(ok.sum())
+        todo = np.where(~ok)[0]
+        if not len(todo):
+            continue
+        worst = best[todo, np.argmin(gap[todo][np.arange(len(todo))[:, None], best[todo]], axis=1)]
+        gw = g0[todo, worst]
+        cand = np.where(gw > 0, lo0, hi0)
+        for x in _violations(net, obj, region, cand):
+            return Outcome("violated", counterexample=x)
+        if attack is not None:
+            x = attack(cand)
+            if x is not None:
+                return Outcome("violated", counterexample=x)
+        picks = _pick_neurons(net, obj, bounds, signs, todo, gap, x_lo, x_hi, candidates)
+        for t, b in enumerate(todo):
+            if picks[t] is None:
+                return Outcome("unknown", note="a leaf with every neuron stable is not refuted")
+            k, j = picks[t]
+            left, right = tree.split(take[b].node, ["relu", int(k), int(j)])
+            for child, sign in ((right, 1.0), (left, -1.0)):
+                cs = {kk: signs[kk][b].copy() for kk in signs}
+                cs[k][j] = sign
+                cb = [bounds[0]] + [(l[b].copy(), u[b].copy()) for l, u in bounds[1:]]
+                warm = {j2: ab for (tt, j2), ab in reached.items() if tt == t}
+                if sign > 0:
+                    cb[k][0][j] = max(cb[k][0][j], 0.0)
+                else:
+                    cb[k][1][j] = min(cb[k][1][j], 0.0)
+                queue.append(Domain(child, cs, cb, k + 1, warm))
+        if time.perf_counter() - last > 2:
+            last = time.perf_counter()
+            log(f"  {done} leaves refuted, {len(queue)} open")
+    return Outcome("holds", tree)
+
+
+def _pick_neurons(net, obj: Objective, bounds, signs, todo, gap, x_lo, x_hi, candidates: int) -> list:
+    """Per unrefuted leaf, the unstable neuron to split: the `candidates` best by a BaBSR-style
+    score (on the leaf's least refuted conjunction: max(-g, 0) times the upper relaxation's
+    intercept plus max(g, 0) min(u, -l), g the multiplier reaching the neuron), then the one
+    whose worse child has the best CROWN bound, the other domains kept (FSB)."""
+    L = net.depth
+    T = len(todo)
+    per = np.stack([gap[todo][:, obj.conj == c].max(axis=1) for c in range(obj.n_conj)], axis=1)
+    # rows of each leaf's unrefuted conjunctions, best row each
+    rows = []
+    for t in range(T):
+        open_c = np.where(per[t] <= 0)[0]
+        rows.append([np.where(obj.conj == c)[0][np.argmax(gap[todo[t], obj.conj == c])] for c in open_c])
+    worst_row = np.array([r[int(np.argmin(gap[todo[t], r]))] for t, r in enumerate(rows)])
+    relax = bnd.Relax.of(bounds, L)
+    _, _, tape = bnd.backward(net, L, obj.g[worst_row], obj.const[worst_row], relax, todo, x_lo, x_hi)
+    scores = []
+    for k, g, gp, lo, up, icpt, s in tape[0]:
+        l, u = bounds[k][0][todo], bounds[k][1][todo]
+        free = relax.unstable[k][todo] & (signs[k][todo] == 0)
+        sc = np.maximum(-g, 0.0) * icpt + gp * np.minimum(u, -l)
+        scores.append((k, np.where(free, sc, -1.0)))
+    flat = np.concatenate([sc for _, sc in scores], axis=1)
+    layer_of = np.concatenate([np.full(sc.shape[1], k) for k, sc in scores])
+    index_of = np.concatenate([np.arange(sc.shape[1]) for _, sc in scores])
+    top = np.argsort(-flat, axis=1)[:, :candidates]
+    picks: list = [None] * T
+    # FSB: both children of each candidate, bounds of the other layers kept
+    meta = []
+    for t in range(T):
+        for c in top[t]:
+            if flat[t, c] < 0:
+                continue
+            for sign in (1.0, -1.0):
+                meta.append((t, c, sign))
+    if not meta:
+        return picks
+    M = len(meta)
+    R_t = [len(r) for r in rows]
+    leaf_rows = np.concatenate([np.full(R_t[t], i) for i, (t, _, _) in enumerate(meta)])
+    obj_rows = np.concatenate([rows[t] for t, _, _ in meta])
+    which = todo[[m[0] for m in meta]]
+    cl = [bounds[0]] + [(bounds[k][0][which], bounds[k][1][which]) for k in range(1, L)]
+    for i, (t, c, sign) in enumerate(meta):
+        k, j = layer_of[c], index_of[c]
+        if sign > 0:
+            cl[k][0][i, j] = max(cl[k][0][i, j], 0.0)
+        else:
+            cl[k][1][i, j] = min(cl[k][1][i, j], 0.0)
+    low = bnd.backward(net, L, obj.g[obj_rows], obj.const[obj_rows], bnd.Relax.of(cl, L), leaf_rows,
+                       x_lo, x_hi)[0] - obj.d[obj_rows] - obj.margin[obj_rows]
+    child = np.full(M, np.inf)
+    np.minimum.at(child, leaf_rows, low)
+    best_val = {}
+    for i in range(0, M, 2):
+        t, c, _ = meta[i]
+        v = min(child[i], child[i + 1])
+        if t not in best_val or v > best_val[t]:
+            best_val[t] = v
+            picks[t] = (int(layer_of[c]), int(index_of[c]))
+    return picks
