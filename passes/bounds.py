@@ -72,7 +72,6 @@ class Network:
 
 def extract_network(module, params: dict[str, np.ndarray], source: str = "model") -> Network:
     """The chain of affine maps and ReLUs of a spec module's @main (one input, one output)."""
-    from vnnc.dialects import spec
     from vnnc.model import entry_function
 
     fn = entry_function(module)
@@ -96,7 +95,7 @@ def extract_network(module, params: dict[str, np.ndarray], source: str = "model"
             consts[op.results[0]] = np.asarray(params[op.param_name.data], np.float64)
             continue
         if name == "constant":
-            consts[op.results[0]] = np.asarray(spec.attr_value(op.value), np.float64).reshape(
+            consts[op.results[0]] = np.asarray(op.value.get_values(), np.float64).reshape(
                 op.results[0].type.get_shape())
             continue
         if op.name == "func.return":
@@ -400,3 +399,125 @@ def dual_value(net: Network, K: int, nus: dict, lam: np.ndarray, bounds: list, l
     x_lo, x_hi = _gather(x_lo, leaf if len(x_lo) > 1 else None), _gather(x_hi, leaf if len(x_hi) > 1 else None)
     total += np.minimum(g0 * x_lo, g0 * x_hi).sum(1)
     return total
+
+
+# ---------------------------------------------------------------- the bound-* passes
+
+
+MARGIN = 2.0**-30  # claims are widened by this (relative), so the checker's rounding lands inside
+
+
+def _decimal(v: float) -> str:
+    """A float64 as the exact decimal VNN-LIB reads it as (a dyadic rational's expansion)."""
+    from decimal import Decimal
+
+    return format(Decimal(float(v)), "f")
+
+
+def bounds_property(lo: np.ndarray, hi: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> str:
+    """VNN-LIB whose unsafe set is an output outside [lower, upper] over the box [lo, hi]: it
+    holds exactly when the claimed bounds do (strictly)."""
+    head = "; output bounds claimed by a bound-* pass: unsafe if some Y_j leaves (lower_j, upper_j)\n"
+    head += "".join(f"(declare-const X_{i} Real)\n" for i in range(len(lo)))
+    head += "".join(f"(declare-const Y_{j} Real)\n" for j in range(len(lower)))
+    box = "".join(f"(assert (>= X_{i} {_decimal(a)}))\n(assert (<= X_{i} {_decimal(b)}))\n"
+                  for i, (a, b) in enumerate(zip(lo, hi)))
+    outs = "".join(f"    (and (<= Y_{j} {_decimal(a)}))\n    (and (>= Y_{j} {_decimal(b)}))\n"
+                   for j, (a, b) in enumerate(zip(lower, upper)))
+    return head + box + "(assert (or\n" + outs + "))\n"
+
+
+def certified_bounds(net: Network, lo: np.ndarray, hi: np.ndarray, method: str):
+    """(lower, upper, multipliers): bounds of every output over the box [lo, hi] (flat) by
+    `method`, each as the checker will recompute it: per row (Y_j from below, then -Y_j) the
+    best of the multipliers the method allows (all zero: interval arithmetic over the
+    checker's domains, at least pure IBP; None: the checker's own CROWN; alpha-CROWN's,
+    float32), evaluated by `dual_value`; "ibp" claims pure IBP. Claims are widened by MARGIN.
+    multipliers[row] is None or {k: nu_k}."""
+    L = net.depth
+    x_lo, x_hi = lo[None], hi[None]
+    n = net.sizes[-1]
+    lam = np.concatenate([np.eye(n), -np.eye(n)])  # rows: Y_j from below, then -Y_j
+    if L == 1:
+        value = lam @ net.biases[0] + np.minimum(lam @ net.weights[0] * lo, lam @ net.weights[0] * hi).sum(1)
+        best, choice = value, [{} for _ in range(2 * n)]
+    else:
+        bounds = layer_bounds(net, x_lo, x_hi)
+        leaf = np.zeros(2 * n, int)
+        zero = {k: np.zeros((2 * n, net.sizes[k])) for k in range(1, L)}
+        best = dual_value(net, L, zero, lam, bounds, leaf, x_lo, x_hi)
+        choice: list = [{k: v[r] for k, v in zero.items()} for r in range(2 * n)]
+        options = []
+        if method in ("crown", "alpha-crown"):
+            g, const = objective_rows(net, L, lam)
+            _, nus, _ = backward(net, L, g, const, Relax.of(bounds, L), leaf, x_lo, x_hi, keep=True)
+            options.append((dual_value(net, L, nus, lam, bounds, leaf, x_lo, x_hi), None))
+        if method == "alpha-crown":
+            g, const = objective_rows(net, L, lam)
+            _, nus, _, _ = optimize(net, L, g, const, Relax.of(bounds, L), leaf, x_lo, x_hi, steps=50)
+            options.append((dual_value(net, L, nus, lam, bounds, leaf, x_lo, x_hi), nus))
+        for value, nus in options:
+            for r in np.where(value > best)[0]:
+                best[r] = value[r]
+                choice[r] = None if nus is None else {k: v[r] for k, v in nus.items()}
+    if method == "ibp":  # the claim is pure interval arithmetic (zero multipliers give at least it)
+        ibp = output_bounds(net, x_lo, x_hi, "ibp")
+        best = np.minimum(best, np.concatenate([ibp[0][0], -ibp[1][0]]))
+    widen = MARGIN * (1 + np.abs(best))
+    lower, upper = np.nextafter(best[:n] - widen[:n], -np.inf), np.nextafter(-(best[n:] - widen[n:]), np.inf)
+    return lower, upper, choice
+
+
+def bound_pass(module, method: str, prop_path: str, params_path: str, pass_name: str) -> None:
+    """What every bound-* pass does: read the box and the parameters, bound the outputs, and
+    record a witness whose claims hold the bounds, the VNN-LIB property stating them and a
+    robustness certificate of it (one leaf; `vnnc.verifier.robust.check` replays it)."""
+    import base64
+    import hashlib
+    from pathlib import Path
+
+    from vnnc import safetensors
+    from vnnc.driver import generic_text
+    from vnnc.passes import witness
+    from vnnc.vnnlib import read_property
+
+    params, data = {}, b""
+    attr = module.attributes.get("vnnc.params")
+    path = params_path or (attr.data if attr is not None else "")
+    try:
+        if path:
+            data = Path(path).read_bytes()
+            params = safetensors.read(path)
+    except (OSError, safetensors.SafetensorsError) as e:
+        raise VnncError(f"{pass_name}: cannot read parameters {path}: {e}") from None
+    if not data:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            safetensors.write(Path(tmp) / "p.safetensors", {})
+            data = (Path(tmp) / "p.safetensors").read_bytes()
+    net = extract_network(module, params, pass_name)
+    if not prop_path:
+        raise VnncError(f"{pass_name}: needs property=FILE.vnnlib (the input box)")
+    prop = read_property(prop_path, net.sizes[0], net.sizes[-1])
+    if len(prop.regions) != 1:
+        raise VnncError(f"{pass_name}: {prop_path}: needs exactly one input box, not {len(prop.regions)}")
+    lo, hi = prop.regions[0].box
+    lower, upper, choice = certified_bounds(net, lo, hi, method)
+    text = bounds_property(lo, hi, lower, upper)
+
+    def ref(m):
+        if m is None:
+            return [0, None]
+        flat = np.concatenate([m[k] for k in range(1, net.depth)]).astype("<f4")
+        return [0, base64.b64encode(flat.tobytes()).decode()]
+
+    n = len(lower)
+    refs = [ref(choice[r]) for j in range(n) for r in (j, n + j)]  # the property's conjunction order
+    sha = lambda b: hashlib.sha256(b.encode() if isinstance(b, str) else b).hexdigest()
+    cert = {"version": 1, "kind": "robustness", "spec_sha256": sha(generic_text(module)),
+            "params_sha256": sha(data), "property_sha256": sha(text), "verdict": "holds",
+            "trees": [[["leaf", refs]]]}
+    witness.record(pass_name, "robustness", {"method": method, "lower": [float(v) for v in lower],
+                                             "upper": [float(v) for v in upper], "property": text,
+                                             "certificate": cert})
