@@ -184,9 +184,11 @@ def confirm_on_binary(problem: Problem, x: np.ndarray) -> str:
     return "NOT reproduced on the compiled float32 binary (its rounding moves the output back)"
 
 
-def write_bundle(problem: Problem, outcome: Outcome, out: Path, force: bool = False) -> None:
+def write_bundle(problem: Problem, outcome: Outcome, out: Path, force: bool = False, widening=None) -> None:
     """spec stage, parameters, property, certificate, import witness and a manifest; checked
-    with `vnnc check DIR`."""
+    with `vnnc check DIR`. With --float32-sound the property is the widened one, and the
+    original property, the float32 stage with its precision witness, and each box's roundoff
+    witness and box are written beside it (manifest `float32_sound`)."""
     import os
     import shutil
     import tempfile
@@ -224,6 +226,20 @@ def write_bundle(problem: Problem, outcome: Outcome, out: Path, force: bool = Fa
                     "property_file": str(problem.prop.path), "verdict": outcome.verdict,
                     "files": files, "sha256": {k: _sha((tmp / f).read_bytes()) for k, f in files.items()},
                     "seconds": round(outcome.seconds, 3)}
+        if widening is not None:
+            (tmp / "float32").mkdir()
+            (tmp / "float32" / "property_original.vnnlib").write_bytes(widening.original.text)
+            (tmp / "float32" / "01-assign-precision.mlir").write_text(widening.fp_text)
+            (tmp / "float32" / "01-assign-precision.json").write_text(json.dumps(widening.precision_witness))
+            for i, (w, box, _) in enumerate(widening.roundoff):
+                (tmp / "float32" / f"roundoff_{i}.json").write_text(json.dumps(w))
+                (tmp / "float32" / f"input_box_{i}.npz").write_bytes(box)
+            manifest["float32_sound"] = {
+                "property": "the widened property (property.vnnlib): each output constraint c . y <= d "
+                            "of float32/property_original.vnnlib widened by sum |c_j| abs_j",
+                "abs": [[float(v) for v in err] for _, _, err in widening.roundoff],
+                "checked_when_written": ["precision witness", "roundoff witness of every box"],
+                "not_rechecked_by_vnnc_check": "the witnesses in float32/ and the widening itself"}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
         os.chmod(tmp, 0o755)
         _replace_dir(tmp, out)
@@ -255,23 +271,33 @@ def run(args) -> int:
         return run_batch(args)
     if not args.model or not args.property:
         raise VnncError("vnnc verify needs MODEL and PROPERTY (or --instances CSV)")
-    if args.float32_sound:
-        raise VnncError("--float32-sound needs the certified roundoff bound of the float32 program "
-                        "over an input box, which this build of vnnc does not provide yet")
-
     def log(message):
         print(message, file=sys.stderr, flush=True)
 
     problem = load_problem(args.model, args.property)
     if args.bounds_out:
         Path(args.bounds_out).write_text(json.dumps(bounds_json(problem, args.method), indent=1) + "\n")
+    widening = None
+    if args.float32_sound:
+        from vnnc import float32_sound
+
+        t0 = time.perf_counter()
+        widening = float32_sound.widen(problem, log)
+        problem = Problem(problem.model_path, problem.net, widening.prop, problem.spec_text, problem.params)
+        log(f"float32 roundoff bounds in {time.perf_counter() - t0:.2f} s")
     outcome = solve(problem, args.method, args.timeout, log)
     for note in outcome.notes:
         log(note)
     if outcome.verdict == "violated":
+        original = Problem(problem.model_path, problem.net, widening.original, problem.spec_text,
+                           problem.params) if widening else problem
+        on_binary = confirm_on_binary(original, outcome.counterexample)
+        if widening and not on_binary.startswith("confirmed"):
+            log("a counterexample of the widened property that the float32 binary does not reproduce")
+            print("unknown")
+            return EXIT["unknown"]
         text = counterexample_text(outcome.counterexample, outcome.output)
-        print("counterexample (checked exactly on the real-valued network by vnnc.verifier; "
-              + confirm_on_binary(problem, outcome.counterexample) + "):")
+        print("counterexample (checked exactly on the real-valued network by vnnc.verifier; " + on_binary + "):")
         print(text, end="")
         if args.counterexample:
             Path(args.counterexample).write_text(text)
@@ -279,8 +305,10 @@ def run(args) -> int:
         if args.certificate:
             Path(args.certificate).write_text(json.dumps(outcome.certificate) + "\n")
         if args.output:
-            write_bundle(problem, outcome, Path(args.output), args.force)
+            write_bundle(problem, outcome, Path(args.output), args.force, widening)
             log(f"bundle: {args.output} (check it with `vnnc check {args.output}`)")
+    if widening and outcome.verdict == "holds":
+        log("holds for the real-valued network and, by the certified roundoff bound, for the float32 program")
     print(outcome.verdict)
     return EXIT[outcome.verdict]
 
