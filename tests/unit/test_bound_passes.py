@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import itertools
 
 import numpy as np
 import pytest
@@ -27,16 +28,18 @@ SIZES = (3, 6, 5, 2)
 
 def net_text(seed: int):
     rng = np.random.default_rng(seed)
-    ws = [rng.standard_normal((b, a)).astype(np.float32) for a, b in zip(SIZES, SIZES[1:])]
+    ws = [rng.standard_normal((b, a)).astype(np.float32) for a, b in itertools.pairwise(SIZES)]
     bs = [(rng.standard_normal(b) * 0.3).astype(np.float32) for b in SIZES[1:]]
     lines, cur = [], "%x"
+
+    def dense(a):
+        return "[" + ", ".join(dense(r) if a.ndim > 1 else repr(float(r)) for r in a) + "]"
+
     for k, (w, b) in enumerate(zip(ws, bs)):
-        dense = lambda a: "[" + ", ".join(dense(r) for r in a) + "]" if a.ndim > 1 else \
-            "[" + ", ".join(repr(float(v)) for v in a) + "]"
         lines += [f"  %w{k} = spec.constant dense<{dense(w)}> : tensor<{w.shape[0]}x{w.shape[1]}xf32>",
                   f"  %b{k} = spec.constant dense<{dense(b)}> : tensor<{b.shape[0]}xf32>",
-                  f"  %z{k} = spec.linear {cur}, %w{k}, %b{k} : (tensor<1x{w.shape[1]}xf32>, "
-                  f"tensor<{w.shape[0]}x{w.shape[1]}xf32>, tensor<{b.shape[0]}xf32>) -> tensor<1x{w.shape[0]}xf32>"]
+                  (f"  %z{k} = spec.linear {cur}, %w{k}, %b{k} : (tensor<1x{w.shape[1]}xf32>, "
+                   f"tensor<{w.shape[0]}x{w.shape[1]}xf32>, tensor<{b.shape[0]}xf32>) -> tensor<1x{w.shape[0]}xf32>")]
         cur = f"%z{k}"
         if k < len(ws) - 1:
             lines.append(f"  %a{k} = spec.relu %z{k} : (tensor<1x{w.shape[0]}xf32>) -> tensor<1x{w.shape[0]}xf32>")
