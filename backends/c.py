@@ -319,11 +319,20 @@ class CPrinter:
         elif isinstance(op, memref.AllocOp):
             t_ = op.memref.type
             n = math.prod(t_.get_shape())
-            elem = _elem(t_.element_type)
-            self.emit(f"{elem}* {self.name(op.memref)} = ({elem}*)vnnc_alloc({max(n, 1)} * sizeof({elem}));")
-            self.emit(f"if (!{self.name(op.memref)}) return 1;")
+            elem, v = _elem(t_.element_type), self.name(op.memref)
+            size = f"{max(n, 1)} * sizeof({elem})"
+            if self.is_entry:
+                # The model function's temporaries are allocated on a thread's first call and kept
+                # for its next calls (each alloc runs once per call, with a fixed size): freeing
+                # them every call made the C library return the pages and fault them in again.
+                self.emit(f"static _Thread_local {elem}* ws_{v} = NULL;")
+                self.emit(f"{elem}* {v} = ws_{v} ? ws_{v} : (ws_{v} = ({elem}*)vnnc_alloc({size}));")
+            else:
+                self.emit(f"{elem}* {v} = ({elem}*)vnnc_alloc({size});")
+            self.emit(f"if (!{v}) return 1;")
         elif isinstance(op, memref.DeallocOp):
-            self.emit(f"free({self.name(op.memref)});")
+            if not self.is_entry:  # the model function keeps its workspace (above)
+                self.emit(f"free({self.name(op.memref)});")
         elif isinstance(op, memref.GetGlobalOp):
             sym = op.name_.root_reference.data
             elem = _elem(op.memref.type.element_type)
