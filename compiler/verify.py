@@ -100,8 +100,9 @@ def solve(problem: Problem, method: str = "auto", timeout: float = 300.0, log=No
     optimise = method in ("auto", "alpha-crown")
     outcome = Outcome("unknown", 0.0)
     found = None
+    restarts = 32 if relu_splits else 4096  # few inputs: a forward pass costs little
     for region in prop.regions:  # a cheap search first: violated instances end early
-        found = Falsifier(net, region).run(rng, deadline=deadline)
+        found = Falsifier(net, region).run(rng, restarts=restarts, steps=100, deadline=deadline)
         if found is not None:
             break
     trees = []
@@ -111,7 +112,7 @@ def solve(problem: Problem, method: str = "auto", timeout: float = 300.0, log=No
             attack = _Attack(net, region, rng, t0, deadline)
             result = bab.relu_split(net, region, deadline, log, steps=20 if optimise else 0, attack=attack)
         else:
-            result = bab.input_split(net, region, deadline, log, alpha_steps=8 if method == "alpha-crown" else 0)
+            result = bab.input_split(net, region, deadline, log, alpha_steps=20 if optimise else 0)
         if result.verdict == "violated":
             found = result.counterexample
             break

@@ -83,8 +83,8 @@ def test_errors(tmp_path):
     assert r.returncode == 1 and r.stderr.startswith(f"vnnc: error: {bad}:3:") and "Traceback" not in r.stderr
     r = vnnc("verify", data("test_nano.onnx"), data("test_prop.vnnlib"))
     assert r.returncode == 1 and "declares 5 inputs" in r.stderr
-    r = vnnc("verify", data("test_nano.onnx"), data("test_nano.vnnlib"), "--float32-sound")
-    assert r.returncode == 1 and "roundoff" in r.stderr
+    r = vnnc("verify", data("test_nano.onnx"), data("test_nano.vnnlib"), "--float32-sound")  # W @ x: no error bound
+    assert r.returncode == 1 and r.stderr.startswith("vnnc: error: --float32-sound: ") and "error-analysis" in r.stderr
     r = vnnc("verify", "--method", "nope")
     assert r.returncode == 2
 
