@@ -57,7 +57,8 @@ MARGIN = 2.0**-30  # relative widening of every claim; the checker's recomputati
 F64_ROUND = 2.0**-52  # |fl(a op b) - a op b| <= F64_ROUND |fl(a op b)| (+ ETA for a product)
 SPLIT_WORK = 4_000_000  # the split search stops at about this many leaves x parameters
 MAX_LEAVES = 4096
-GAIN, STALL = 1 / 8, 3  # splitting stops when STALL halvings in a row gained less than GAIN
+GAIN, STALL = 1 / 8, 6  # splitting stops when STALL halvings in a row (along the coordinates in
+# turn, by their promise) lowered the worst box's bound by less than GAIN in all
 SUPPORTED = "linear, matmul (x @ W), add, sub, relu, flatten, reshape, round"
 
 
@@ -471,7 +472,8 @@ class Node:
     values: dict | None  # index -> (range lo, range hi, error lo, error hi)
     gain: np.ndarray  # per input element: its share of the output's range
     split: tuple | None = None  # (dim, at, below, above)
-    stall: int = 0  # splits in a row that lowered this box's bound by less than GAIN
+    stall: int = 0  # halvings since this box's ancestors' bound last fell by GAIN
+    reference: float = 0.0  # that bound
     overflow: str = ""  # why no bound was found here
 
 
@@ -485,10 +487,26 @@ def evaluate(prog: Program, params: dict, lo: np.ndarray, hi: np.ndarray, parent
         return Node(lo, hi, np.full(prog.out_size, np.inf), [], None, gain, overflow=str(e))
     elo, ehi = out.err.bounds()
     values = {i: (*v.val.bounds(), *v.err.bounds()) for i, v in env.items() if i >= 0 and not v.known}
-    gain = np.zeros(lo.size)  # the input symbols come first, one per element with lo < hi
-    inputs = np.nonzero(hi.reshape(-1) > lo.reshape(-1))[0]
-    gain[inputs] = _sum_cols(out.val.mv[: len(inputs)].T)
-    return Node(lo, hi, np.maximum(np.abs(elo), np.abs(ehi)), leaf.chosen, values, gain)
+    return Node(lo, hi, np.maximum(np.abs(elo), np.abs(ehi)), leaf.chosen, values, split_gain(prog, env, out, lo, hi))
+
+
+def split_gain(prog: Program, env: dict, out: Value, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Per input element, what halving the box along it promises: its share of the width of
+    every unstable relu input (whose instability costs most), plus of the output's range."""
+    inputs = np.nonzero(hi.reshape(-1) > lo.reshape(-1))[0]  # the first value symbols, in order
+    k = len(inputs)
+    total = _sum_cols(out.val.mv[:k].T) / max(float(np.max(out.val.radius(), initial=0.0)), 1e-300)
+    for _, name, args, _ in prog.steps:
+        if name == "fp.relu":
+            v = env[args[0]].val
+            a, b = v.bounds()
+            unstable = (a < 0) & (b > 0)
+            if np.any(unstable) and len(v.mv) >= k:
+                share = np.abs(v.mv[:k][:, unstable]) / np.maximum(v.radius()[unstable], 1e-300)
+                total = total + share.sum(axis=1)
+    gain = np.zeros(lo.size)
+    gain[inputs] = total
+    return gain
 
 
 def analyse(module, params: dict[str, np.ndarray], box_lo: np.ndarray, box_hi: np.ndarray,
@@ -501,28 +519,31 @@ def analyse(module, params: dict[str, np.ndarray], box_lo: np.ndarray, box_hi: n
         size = sum(int(np.asarray(p).size) for p in params.values()) + lo.size
         max_leaves = max(1, min(MAX_LEAVES, SPLIT_WORK // size))
     root = evaluate(prog, params, lo, hi)
-    scale = np.where((root.bound > 0) & np.isfinite(root.bound), root.bound, 1.0)
 
-    def worst(node: Node) -> float:  # the largest output bound, relative to the whole box's
-        return float(np.max(node.bound / scale, initial=0.0))
+    def worst(node: Node) -> float:  # the largest output bound
+        return float(np.max(node.bound, initial=0.0))
 
     heap = [(-worst(root), 0, root)]
     leaves, count = 1, 0
     while leaves < max_leaves and heap:
         key, _, node = heapq.heappop(heap)
-        dim = int(np.argmax(node.gain))
+        dims = [d for d in np.argsort(-node.gain, kind="stable") if node.gain[d] > 0]
+        dim = int(dims[node.stall % len(dims)]) if dims else 0  # after a halving that did not pay, the next coordinate
         a, b = node.lo.reshape(-1)[dim], node.hi.reshape(-1)[dim]
         at = a / 2 + b / 2
-        if node.stall >= STALL or node.gain[dim] <= 0 or not a < at < b:
-            heapq.heappush(heap, (key, -1, node))
-            break  # the worst leaf cannot be improved: neither can the bound
+        if node.stall >= min(STALL, len(dims) + 1) or not dims or not a < at < b:
+            break  # the worst box cannot be improved: neither can the bound
         below_hi, above_lo = node.hi.copy(), node.lo.copy()
         below_hi.reshape(-1)[dim] = above_lo.reshape(-1)[dim] = at
         below = evaluate(prog, params, node.lo, below_hi, node)
         above = evaluate(prog, params, above_lo, node.hi, node)
         node.split, node.values = (dim, float(at), below, above), None
-        for child in (below, above):
-            child.stall = node.stall + 1 if worst(child) > -key * (1 - GAIN) else 0
+        for child in (below, above):  # progress: GAIN on the bound where the current run began
+            reference = node.reference if node.stall else -key
+            if worst(child) > reference * (1 - GAIN):
+                child.stall, child.reference = node.stall + 1, reference
+            else:
+                child.stall = 0
             count += 1
             heapq.heappush(heap, (-worst(child), count, child))
         leaves += 1
