@@ -22,17 +22,22 @@ over the largest error sampled for it; the table gives the largest ratio over th
 Models: ACAS Xu 1_1 over property 1's input box (the 5 X bounds read from prop_1.vnnlib);
 an MLP 64-64-64-10 (weights seeded, uniform in +-1/sqrt(fan_in)) over +-0.01 around a
 seeded point; MNIST 256x2 over +-0.01 around the centre of prop_0_0.03.vnnlib's box.
+BLAS runs one thread (OPENBLAS_NUM_THREADS=1 unless set).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # before numpy loads:
+    os.environ.setdefault(_var, "1")  # the analysis' matrices are small; BLAS threads only contend
 
 import numpy as np
 

@@ -86,7 +86,7 @@ def format_limits(name: str, rounding: str) -> tuple[float, float, float]:
 def contains(outer: str, inner: str) -> bool:
     """Every value of format `inner` is one of `outer` (so converting is exact)."""
     a, b = fp.parse_format(outer), fp.parse_format(inner)
-    return a.mbits >= b.mbits and a.ebits >= b.ebits and a.kind == "ieee"
+    return outer == inner or (a.mbits >= b.mbits and a.ebits >= b.ebits and a.kind == "ieee")
 
 
 def gamma64(n: int) -> float:
@@ -491,21 +491,23 @@ def evaluate(prog: Program, params: dict, lo: np.ndarray, hi: np.ndarray, parent
 
 
 def split_gain(prog: Program, env: dict, out: Value, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Per input element, what halving the box along it promises: its share of the width of
-    every unstable relu input (whose instability costs most), plus of the output's range."""
+    """Per input element, what halving the box along it promises: its share of the output's
+    range plus its mean share of the width of the unstable relu inputs (whose instability
+    costs most), each share a fraction."""
     inputs = np.nonzero(hi.reshape(-1) > lo.reshape(-1))[0]  # the first value symbols, in order
     k = len(inputs)
-    total = _sum_cols(out.val.mv[:k].T) / max(float(np.max(out.val.radius(), initial=0.0)), 1e-300)
+    total = _sum_cols(out.val.mv[:k].T) / max(float(np.sum(out.val.radius())), 1e-300)
+    shares, count = np.zeros(k), 0
     for _, name, args, _ in prog.steps:
         if name == "fp.relu":
             v = env[args[0]].val
             a, b = v.bounds()
             unstable = (a < 0) & (b > 0)
             if np.any(unstable) and len(v.mv) >= k:
-                share = np.abs(v.mv[:k][:, unstable]) / np.maximum(v.radius()[unstable], 1e-300)
-                total = total + share.sum(axis=1)
+                shares += (np.abs(v.mv[:k][:, unstable]) / np.maximum(v.radius()[unstable], 1e-300)).sum(axis=1)
+                count += int(np.sum(unstable))
     gain = np.zeros(lo.size)
-    gain[inputs] = total
+    gain[inputs] = total + shares / max(count, 1)
     return gain
 
 
@@ -537,7 +539,7 @@ def analyse(module, params: dict[str, np.ndarray], box_lo: np.ndarray, box_hi: n
         below_hi.reshape(-1)[dim] = above_lo.reshape(-1)[dim] = at
         below = evaluate(prog, params, node.lo, below_hi, node)
         above = evaluate(prog, params, above_lo, node.hi, node)
-        node.split, node.values = (dim, float(at), below, above), None
+        node.split = (dim, float(at), below, above)
         for child in (below, above):  # progress: GAIN on the bound where the current run began
             reference = node.reference if node.stall else -key
             if worst(child) > reference * (1 - GAIN):
@@ -547,10 +549,23 @@ def analyse(module, params: dict[str, np.ndarray], box_lo: np.ndarray, box_hi: n
             count += 1
             heapq.heappush(heap, (-worst(child), count, child))
         leaves += 1
+    prune(root)
     failed = next((leaf.overflow for leaf in _leaves(root) if leaf.overflow), "")
     if failed:  # no split within the budget excluded it
         raise AnalysisError(f"{failed} (still in a box {leaves} splits of the input box could not shrink away)")
     return claims(root)
+
+
+def prune(node: Node) -> np.ndarray:
+    """Undo the splits that did not pay: a box whose leaves' worst bound is no better than its
+    own becomes a leaf again (affine ranges are not monotone in the box). The subtree's bound."""
+    if node.split is None:
+        return node.bound
+    below = np.maximum(prune(node.split[2]), prune(node.split[3]))
+    if not node.overflow and np.max(below) >= np.max(node.bound):
+        node.split = None
+        return node.bound
+    return below
 
 
 def _leaves(node: Node):

@@ -32,7 +32,7 @@ def limits(fmt: str, mode: str) -> tuple[float, float, float]:
 def within(outer: str, inner: str) -> bool:
     """Every value of format `inner` is one of `outer`."""
     (eo, mo, ko), (ei, mi, _) = format_bits(outer), format_bits(inner)
-    return ko == "ieee" and eo >= ei and mo >= mi
+    return outer == inner or (ko == "ieee" and eo >= ei and mo >= mi)
 
 
 def gamma_u(n: int, u: float) -> float:
