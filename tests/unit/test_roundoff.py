@@ -373,3 +373,14 @@ def test_relu_rounding_into_a_coarser_format_is_counted(tmp_path):
         assert all(e <= Fraction(b) for e, b in zip(err, bound)), (err, bound)
         worst = max(worst, max(float(e) / b for e, b in zip(err, bound)))
     assert worst > 0.05  # the samples come near the bound: the relu's rounding is real
+
+
+def test_a_format_holds_itself():
+    """Regression: storing an fp8-e4m3fn value as fp8-e4m3fn (relu) is exact, although the
+    format has no infinity; an IEEE format does not hold the fn format's values above its max."""
+    from vnnc.passes.error_analysis import contains
+
+    for name in ("fp8-e4m3fn", "fp8-e4m3fn-sat", "fp8-e5m2", "bf16", "e6m5"):
+        assert roundoff.within(name, name) and contains(name, name)
+    assert roundoff.within("f32", "fp8-e4m3fn") and not roundoff.within("e4m3", "fp8-e4m3fn")
+    assert not roundoff.within("bf16", "f16") and not contains("fp8-e5m2", "fp8-e4m3fn")
