@@ -86,7 +86,8 @@ def format_limits(name: str, rounding: str) -> tuple[float, float, float]:
 def contains(outer: str, inner: str) -> bool:
     """Every value of format `inner` is one of `outer` (so converting is exact)."""
     a, b = fp.parse_format(outer), fp.parse_format(inner)
-    return outer == inner or (a.mbits >= b.mbits and a.ebits >= b.ebits and a.kind == "ieee")
+    return outer == inner or (a.kind == "ieee" and a.mbits >= b.mbits
+                               and (a.ebits > b.ebits or a.ebits == b.ebits and b.kind == "ieee"))
 
 
 def gamma64(n: int) -> float:

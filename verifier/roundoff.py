@@ -31,8 +31,8 @@ def limits(fmt: str, mode: str) -> tuple[float, float, float]:
 
 def within(outer: str, inner: str) -> bool:
     """Every value of format `inner` is one of `outer`."""
-    (eo, mo, ko), (ei, mi, _) = format_bits(outer), format_bits(inner)
-    return outer == inner or (ko == "ieee" and eo >= ei and mo >= mi)
+    (eo, mo, ko), (ei, mi, ki) = format_bits(outer), format_bits(inner)  # fn formats reach 2x higher
+    return outer == inner or (ko == "ieee" and mo >= mi and (eo > ei or eo == ei and ki == "ieee"))
 
 
 def gamma_u(n: int, u: float) -> float:

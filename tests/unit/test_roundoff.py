@@ -376,8 +376,9 @@ def test_relu_rounding_into_a_coarser_format_is_counted(tmp_path):
 
 
 def test_a_format_holds_itself():
-    """Regression: storing an fp8-e4m3fn value as fp8-e4m3fn (relu) is exact, although the
-    format has no infinity; an IEEE format does not hold the fn format's values above its max."""
+    """Regressions: storing an fp8-e4m3fn value as fp8-e4m3fn (relu) is exact, although the
+    format has no infinity; an IEEE e4m3 (largest 240) does not hold fp8-e4m3fn's values up
+    to 448, so converting between them is a rounding that may overflow, not an exact step."""
     from vnnc.passes.error_analysis import contains
 
     for name in ("fp8-e4m3fn", "fp8-e4m3fn-sat", "fp8-e5m2", "bf16", "e6m5"):
