@@ -307,10 +307,10 @@ def relu_split(net, region: Region, deadline: float, log, batch: int = 32, steps
         gap = lower.reshape(B, obj.R) - obj.d - obj.margin
         ok, best = obj.refuted(gap)
         ok |= empty
-        texts: dict = {}
+        texts, reached = {}, {}
         todo = np.where(~ok)[0]
         g0 = tape[1].reshape(B, obj.R, -1)
-        if len(todo):
+        if len(todo) and steps:
             plain = gap[todo] > 0  # rows the checker's own CROWN multipliers refute
             per = np.stack([gap[todo][:, obj.conj == c].max(axis=1) for c in range(obj.n_conj)], axis=1)
             mask = (per <= 0)[:, obj.conj]  # every row of a conjunction not yet refuted
