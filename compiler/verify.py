@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 from vnnc import branch_and_bound as bab
+from vnnc import input_split as isp
 from vnnc.errors import VnncError
 from vnnc.falsify import Falsifier, meets
 from vnnc.passes import bounds as bnd
@@ -112,7 +113,7 @@ def solve(problem: Problem, method: str = "auto", timeout: float = 300.0, log=No
             attack = _Attack(net, region, rng, t0, deadline)
             result = bab.relu_split(net, region, deadline, log, steps=20 if optimise else 0, attack=attack)
         else:
-            result = bab.input_split(net, region, deadline, log, alpha_steps=20 if optimise else 0)
+            result = isp.input_split(net, region, deadline, log, alpha_steps=20 if optimise else 0)
         if result.verdict == "violated":
             found = result.counterexample
             break
