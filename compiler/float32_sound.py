@@ -13,7 +13,7 @@ Here, before any verdict, the trusted checker's existing kinds accept the precis
 (spec stage -> float32 stage) and each box's roundoff witness; the widening itself (the
 arithmetic d + sum |c_j| E_j) is recomputed exactly in this module and recorded in the
 bundle (manifest `float32_sound`, the original property, the fp stage, the witnesses and
-the boxes), where `vnnc check` does not yet re-derive it (TRUST.md).
+the boxes), where `vnnc check` re-derives it (verifier/bundle.py, `_float32_sound`).
 """
 
 from __future__ import annotations

@@ -241,7 +241,7 @@ def write_bundle(problem: Problem, outcome: Outcome, out: Path, force: bool = Fa
                             "of float32/property_original.vnnlib widened by sum |c_j| abs_j",
                 "abs": [[float(v) for v in err] for _, _, err in widening.roundoff],
                 "checked_when_written": ["precision witness", "roundoff witness of every box"],
-                "not_rechecked_by_vnnc_check": "the witnesses in float32/ and the widening itself"}
+                "rechecked_by_vnnc_check": "row float32-sound (holds): the witnesses and the widening"}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
         os.chmod(tmp, 0o755)
         _replace_dir(tmp, out)

@@ -8,11 +8,17 @@ The last stage must be checked by a loop-nests witness, since the library is pri
 from __future__ import annotations
 
 import time
+from fractions import Fraction
 from pathlib import Path
 
-from vnnc.verifier import robust
+import numpy as np
+from vnnc.verifier import robust, vnnlib
 from vnnc.verifier.check import Accepted, Reject, Rejected, check, load_json, sha256
+from vnnc.verifier.mlir import parse
+from vnnc.verifier.params import read
+from vnnc.verifier.roundoff import load_box
 from vnnc.verifier.sampled import check_library
+from vnnc.verifier.semantics import main_function
 
 
 def _read(root: Path, rel, what: str) -> bytes:
@@ -145,3 +151,43 @@ def _check_verify(root: Path, manifest: dict, rows: list[dict], t0: float) -> No
         verdict = Rejected("the manifest's verdict is not the certificate's")
     verdict = robust.check(spec, data["params"], data["property"], cert) if verdict else verdict
     rows.append(_row(f"robustness ({manifest.get('verdict')})", files["certificate"], verdict, t0))
+    if "float32_sound" in manifest and isinstance(cert, dict) and cert.get("verdict") == "holds":
+        t0 = time.perf_counter()
+        try:
+            _float32_sound(root, spec, data["params"], data["property"].decode())
+            verdict = Accepted()
+        except Reject as e:
+            verdict = Rejected(str(e))
+        rows.append(_row("float32-sound", "float32/property_original.vnnlib", verdict, t0))
+
+
+def _float32_sound(root: Path, spec: str, params: bytes, widened: str) -> None:
+    """The property checked (widened) is float32/property_original.vnnlib with every output
+    constraint c . y <= d raised to at least d + sum_j |c_j| E_j, E the certified roundoff
+    bound of the float32 stage (accepted against the spec stage, every op f32 round-to-nearest)
+    over a box holding the property's box i: so the float32 program satisfies the original."""
+    fp = _read(root, "float32/01-assign-precision.mlir", "float32 stage").decode()
+    w = load_json(_read(root, "float32/01-assign-precision.json", "precision witness"))
+    if not (verdict := check(spec, fp, w)):
+        raise Reject(f"float32/: the precision witness is rejected ({verdict.reason})")
+    if any((c["format"], c["acc"], c["rounding"]) != ("f32", "f32", "nearest")
+           for c in w["claims"]["ops"]):  # each checked against the stage (the default is not)
+        raise Reject("float32/: not every op of the fp stage is f32, round to nearest")
+    sizes, shape = robust.network(spec, read(params))[1], main_function(parse(fp)).regions[0][0].args[0][1].shape
+    original = _read(root, "float32/property_original.vnnlib", "original property").decode()
+    boxes, raised = (vnnlib.regions(t, sizes[0], sizes[-1]) for t in (original, widened))
+    if [(lo, hi, list(map(len, cs))) for lo, hi, cs in boxes] != \
+            [(lo, hi, list(map(len, cs))) for lo, hi, cs in raised]:
+        raise Reject("float32/: the widened property has other boxes or constraints than the original")
+    for i, ((lo, hi, conjs), (_, _, wide)) in enumerate(zip(boxes, raised)):
+        box = _read(root, f"float32/input_box_{i}.npz", "box")
+        w = load_json(_read(root, f"float32/roundoff_{i}.json", "roundoff witness"))
+        b_lo, b_hi = (a.reshape(-1) for a in load_box(box, shape))
+        if not (verdict := check(fp, fp, w, {"box": box, "params": params})):
+            raise Reject(f"float32/: box {i}: the roundoff witness is rejected ({verdict.reason})")
+        if any(Fraction(float(a)) > v for a, v in zip(b_lo, lo)) or any(Fraction(float(b)) < v for b, v in zip(b_hi, hi)):
+            raise Reject(f"float32/: box {i}: the roundoff witness's box does not hold the property's")
+        err = [Fraction(float(e)) for e in np.asarray(w["claims"]["abs"], np.float64).reshape(-1)]
+        for (coef, d), (coef2, d2) in ((a, b) for c, c2 in zip(conjs, wide) for a, b in zip(c, c2)):
+            if coef != coef2 or d2 < d + sum(abs(c) * err[j] for j, c in coef.items()):
+                raise Reject(f"float32/: box {i}: a constraint is not the original widened by the roundoff bound")

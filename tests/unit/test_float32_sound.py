@@ -62,4 +62,98 @@ def test_verify_float32_sound(tmp_path):
         assert (tmp_path / "b" / "float32" / name).exists()
     c = subprocess.run([sys.executable, "-m", "vnnc", "check", tmp_path / "b"], capture_output=True, text=True,
                        timeout=300, check=False)
-    assert c.returncode == 0, c.stdout
+    assert c.returncode == 0 and "float32-sound       accepted" in c.stdout, c.stdout
+
+
+@pytest.fixture(scope="module")
+def sound_bundle(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("f32")
+    make_model(tmp / "net.onnx")
+    (tmp / "p.vnnlib").write_text(prop_text(2.0, 2.0))
+    r = subprocess.run([sys.executable, "-m", "vnnc", "verify", tmp / "net.onnx", tmp / "p.vnnlib",
+                        "--float32-sound", "-o", tmp / "b"], capture_output=True, text=True, timeout=300, check=False)
+    assert r.returncode == 0, r.stderr
+    return tmp / "b"
+
+
+def _float32_row(bundle) -> dict:
+    from vnnc.verifier.bundle import check_bundle
+
+    rows = {row["stage"]: row for row in check_bundle(bundle)}
+    assert rows["robustness (holds)"]["verdict"] == "accepted"  # only float32/ was tampered with
+    return rows["float32-sound"]
+
+
+def _roundoff(bundle, lo, hi):
+    """An honest roundoff witness of the bundle's float32 stage over [lo, hi], and the box file."""
+    import io
+
+    from vnnc import safetensors
+    from vnnc.passes import error_analysis
+    from vnnc.verify import params_bytes
+
+    params = safetensors.read(bundle / "params.safetensors")
+    buf = io.BytesIO()
+    np.savez(buf, lo=lo, hi=hi)
+    fp = (bundle / "float32" / "01-assign-precision.mlir").read_text()
+    return error_analysis.witness(fp, params, params_bytes(params), lo, hi, buf.getvalue()), buf.getvalue()
+
+
+def _tampered(sound_bundle, tmp_path, how):
+    import shutil
+
+    b = tmp_path / "t"
+    shutil.copytree(sound_bundle, b)
+    how(b / "float32")
+    return _float32_row(b)
+
+
+def test_float32_sound_rechecked(sound_bundle, tmp_path):
+    """`vnnc check` re-derives the widening: the honest bundle is accepted, and each tampered
+    twin of float32/ is rejected with the robustness certificate itself still accepted."""
+    assert _float32_row(sound_bundle)["verdict"] == "accepted"
+
+    def stronger_original(d):  # the original property claims a lower threshold than was widened
+        p = d / "property_original.vnnlib"
+        p.write_text(p.read_text().replace("(>= Y_2 2.0)", "(>= Y_2 1.99)"))
+
+    def smaller_bound(d):  # the certified bound claimed below what the checker recomputes
+        w = json.loads((d / "roundoff_0.json").read_text())
+        w["claims"]["abs"] = (np.asarray(w["claims"]["abs"]) / 2).tolist()
+        (d / "roundoff_0.json").write_text(json.dumps(w))
+
+    def narrower_box(d):  # an honest witness, but over a box narrower than the property's
+        w, box = _roundoff(d.parent, np.full((1, 3), -0.25), np.full((1, 3), 0.5))
+        (d / "roundoff_0.json").write_text(json.dumps(w))
+        (d / "input_box_0.npz").write_bytes(box)
+
+    def constraint_dropped(d):  # the original has a constraint the widened property lacks
+        p = d / "property_original.vnnlib"
+        p.write_text(p.read_text().replace("(and (>= Y_2 2.0))", "(and (>= Y_2 2.0) (>= Y_2 Y_1))"))
+
+    def f16_stage(d):  # an honest precision witness, but of a float16 stage
+        from vnnc.driver import load_model, run_pipeline
+        from vnnc.passes.assign_precision import AssignPrecisionPass
+        from vnnc.verifier.check import sha256
+
+        model = json.loads((d.parent / "manifest.json").read_text())["model"]  # the ONNX file
+        stages = run_pipeline(load_model(model), [AssignPrecisionPass(precision="f16")])
+        w = dict(stages[1].witness, source_sha256=sha256(stages[0].text), target_sha256=sha256(stages[1].text))
+        (d / "01-assign-precision.mlir").write_text(stages[1].text)
+        (d / "01-assign-precision.json").write_text(json.dumps(w))
+
+    def changed_claim(d):  # a precision witness that does not describe its stage
+        w = json.loads((d / "01-assign-precision.json").read_text())
+        w["claims"]["ops"][1]["acc"] = "f64"
+        (d / "01-assign-precision.json").write_text(json.dumps(w))
+
+    def missing(d):
+        (d / "roundoff_0.json").unlink()
+
+    reasons = {"stronger_original": "not the original widened", "smaller_bound": "roundoff witness is rejected",
+               "narrower_box": "does not hold the property's", "constraint_dropped": "other boxes or constraints",
+               "f16_stage": "not every op of the fp stage is f32", "changed_claim": "precision witness is rejected",
+               "missing": "cannot read float32/roundoff_0.json"}
+    for how in (stronger_original, smaller_bound, narrower_box, constraint_dropped, f16_stage, changed_claim, missing):
+        row = _tampered(sound_bundle, tmp_path / how.__name__, how)
+        assert row["verdict"] == "rejected" and reasons[how.__name__] in row["reason"], (how.__name__, row)
