@@ -1,8 +1,8 @@
 """Calling a built model library through ctypes, with pointers prepared once.
 
-`Runner(lib_path, params, inputs, outputs)` binds the parameters (kept alive here),
-allocates the input and output buffers once and precomputes the pointer array, so one
-`run` costs a copy-in, one foreign call and a copy-out.
+`Runner(lib_path, params, inputs, outputs)` binds the parameters (copied here into 64-byte
+aligned arrays, kept alive), allocates the input and output buffers once (aligned too) and
+precomputes the pointer array, so one `run` costs a copy-in, one foreign call and a copy-out.
 """
 
 from __future__ import annotations
@@ -12,6 +12,22 @@ import ctypes
 import numpy as np
 
 DTYPES = {"float32": np.float32, "int64": np.int64}
+ALIGN = 64  # bytes: a cache line, and one vector<16xf32>
+
+
+def aligned(shape, dtype, value=None) -> np.ndarray:
+    """A zeroed C-contiguous array (or a copy of `value`) whose data starts on a 64-byte
+    boundary. The kernels load 16 floats at a time; a row that starts off a cache line makes
+    every such load touch two lines (the MLP at batch 64 ran 1.45x slower from numpy's
+    16-byte aligned buffers)."""
+    dtype = np.dtype(dtype)
+    n = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.zeros(n + ALIGN, np.uint8)
+    start = -raw.ctypes.data % ALIGN
+    out = raw[start:start + n].view(dtype).reshape(shape)
+    if value is not None:
+        out[...] = value
+    return out
 
 
 class RunError(Exception):
@@ -36,7 +52,7 @@ class Runner:
             if dtype is None or params[name].dtype != dtype:
                 raise RunError(f"parameter {name!r} is {params[name].dtype}, the library expects "
                                f"{lib.vnnc_model_param_dtype(i).decode()}")
-            array = np.ascontiguousarray(params[name])
+            array = aligned(params[name].shape, dtype, params[name])
             if array.size != lib.vnnc_model_param_size(i):
                 raise RunError(f"parameter {name!r} has {array.size} elements, the library expects "
                                f"{lib.vnnc_model_param_size(i)}")
@@ -45,8 +61,8 @@ class Runner:
         lib.vnnc_model_bind_params(self._param_ptrs)
         self.inputs = inputs
         self.outputs = outputs
-        self._in = [np.zeros(s["shape"], DTYPES[s["dtype"]]) for s in inputs]
-        self._out = [np.zeros(s["shape"], DTYPES[s["dtype"]]) for s in outputs]
+        self._in = [aligned(s["shape"], DTYPES[s["dtype"]]) for s in inputs]
+        self._out = [aligned(s["shape"], DTYPES[s["dtype"]]) for s in outputs]
         bufs = self._in + self._out
         self._args = (ctypes.c_void_p * len(bufs))(*[b.ctypes.data for b in bufs])
         self._call = lib.vnnc_model_run

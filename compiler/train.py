@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 from vnnc import safetensors
+from vnnc.backends.runner import aligned
 from vnnc.errors import VnncError
 
 LOSSES = ("mse", "cross-entropy")
@@ -230,8 +231,8 @@ class CompiledStep:
         lib = self.lib
         lib.vnnc_model_param_name.restype = ctypes.c_char_p
         payload = safetensors.read(bundle.path / m["params"]["file"])
-        self._frozen = [np.ascontiguousarray(payload[lib.vnnc_model_param_name(i).decode()])
-                        for i in range(lib.vnnc_model_num_params())]
+        self._frozen = [aligned(p.shape, p.dtype, p) for p in (
+            payload[lib.vnnc_model_param_name(i).decode()] for i in range(lib.vnnc_model_num_params()))]
         lib.vnnc_model_bind_params((ctypes.c_void_p * max(len(self._frozen), 1))(
             *[a.ctypes.data for a in self._frozen]))
         dtypes = {"float32": np.float32, "int64": np.int64}
@@ -241,10 +242,10 @@ class CompiledStep:
         for spec in m["inputs"]:
             if spec["name"] in self.carried:
                 for buffers in self.sets:
-                    buffers[spec["name"]] = np.zeros(spec["shape"], dtypes[spec["dtype"]])
+                    buffers[spec["name"]] = aligned(spec["shape"], dtypes[spec["dtype"]])
                 self.sets[0][spec["name"]][...] = initial.get(spec["name"], 0.0)
             else:
-                self.inputs[spec["name"]] = np.zeros(spec["shape"], dtypes[spec["dtype"]])
+                self.inputs[spec["name"]] = aligned(spec["shape"], dtypes[spec["dtype"]])
         self.loss = np.zeros((), np.float32)
         self.args = []
         for k in range(2):
