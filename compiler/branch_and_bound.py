@@ -45,6 +45,7 @@ class Tree:
     ["relu", layer, neuron, inactive, active] | ["leaf", refutations] | None (open)."""
 
     nodes: list = field(default_factory=lambda: [None])
+    intermediate: list = field(default_factory=list)  # [k, j, side, multipliers]: bounds over the box
 
     def split(self, node: int, head: list) -> tuple[int, int]:
         left, right = len(self.nodes), len(self.nodes) + 1
@@ -110,6 +111,7 @@ class Objective:
 
 
 def nu_text(nu: dict, L: int) -> str:
+    """Multipliers of z_1..z_{L-1} as the certificate stores them (base64 of float32)."""
     flat = np.concatenate([nu[k] for k in range(1, L)]).astype("<f4")
     return base64.b64encode(flat.tobytes()).decode()
 
@@ -186,6 +188,7 @@ class Domain:
     bounds: list
     start: int
     warm: dict = field(default_factory=dict)  # row -> (alpha, beta) {k: (n_k,)} of the parent
+    refs: dict = field(default_factory=dict)  # row -> float32 multipliers {k: (n_k,)} that refuted it in the parent
 
 
 def relu_split(net, region: Region, deadline: float, log, batch: int = 32, steps: int = 20,
@@ -202,6 +205,11 @@ def relu_split(net, region: Region, deadline: float, log, batch: int = 32, steps
     lo0, hi0 = region.box
     x_lo, x_hi = lo0[None], hi0[None]
     sizes = net.sizes
+    root = None
+    if steps:  # alpha-CROWN on the box's unstable neurons, kept for every leaf (a split only clamps)
+        root, entries = bnd.root_bounds(net, lo0, hi0, steps, deadline)
+        tree.intermediate = [[k, j, side, nu_text(nus, k)] for k, j, side, nus in entries]
+        log(f"  box: {len(entries)} intermediate bounds tightened by alpha-CROWN")
     queue = [Domain(0, {k: np.zeros(sizes[k]) for k in range(1, L)}, None, 1)]
     done, last = 0, time.perf_counter()
     while queue:
@@ -215,34 +223,33 @@ def relu_split(net, region: Region, deadline: float, log, batch: int = 32, steps
         prev = None if start == 1 else [None] + [
             (np.array([d.bounds[k][0] for d in take]), np.array([d.bounds[k][1] for d in take]))
             for k in range(1, L)]
-        bounds = bnd.layer_bounds(net, x_lo, x_hi, signs, prev=prev, start=start, leaves=len(take))
+        bounds = bnd.layer_bounds(net, x_lo, x_hi, signs, prev=prev, start=start, leaves=len(take), root=root)
         B = len(take)
         empty = _empty(bounds)
         g, const, leaf, _ = obj.rows(np.arange(B))
         relax = bnd.Relax.of(bounds, L)
         lower, _, tape = bnd.backward(net, L, g, const, relax, leaf, x_lo, x_hi)
         gap = lower.reshape(B, obj.R) - obj.d - obj.margin
+        given = _inherited(net, obj, take, bounds, x_lo, x_hi, gap)  # (b, row) -> multipliers behind gap
         ok, best = obj.refuted(gap)
         ok |= empty
-        texts, reached = {}, {}
+        reached = {}
         todo = np.where(~ok)[0]
         g0 = tape[1].reshape(B, obj.R, -1)
         if len(todo) and steps:
-            plain = gap[todo] > 0  # rows the checker's own CROWN multipliers refute
             per = np.stack([gap[todo][:, obj.conj == c].max(axis=1) for c in range(obj.n_conj)], axis=1)
             mask = (per <= 0)[:, obj.conj]  # every row of a conjunction not yet refuted
             gap2, nus, reached = optimised_refutations(net, obj, bounds, x_lo, x_hi, todo, steps, signs, mask,
                                                        [take[b].warm for b in todo])
-            gap[todo] = np.maximum(gap[todo], gap2)
-            ok2, best2 = obj.refuted(gap[todo])
-            for t, b in enumerate(todo):
-                if ok2[t]:
-                    ok[b], best[b] = True, best2[t]
-                    texts[b] = [None if plain[t, j] else nu_text(nus[t, j], L) for j in best2[t]]
             for (t, j), nu in nus.items():
                 g0[todo[t], j] = nu[1] @ net.weights[0]
-        for b in np.where(ok)[0]:
-            refs = [[int(obj.idx[j]), texts[b][r] if b in texts else None] for r, j in enumerate(best[b])]
+                if gap2[t, j] > gap[todo[t], j]:
+                    gap[todo[t], j] = gap2[t, j]
+                    given[todo[t], j] = nu
+            ok2, best2 = obj.refuted(gap[todo])
+            ok[todo], best[todo] = ok2, best2
+        for b in np.where(ok)[0]:  # multipliers where given, else the checker's own CROWN ones (null)
+            refs = [[int(obj.idx[j]), nu_text(given[b, j], L) if (b, j) in given else None] for j in best[b]]
             tree.nodes[take[b].node] = ["leaf", refs]
         done += int(ok.sum())
         todo = np.where(~ok)[0]
@@ -268,15 +275,36 @@ def relu_split(net, region: Region, deadline: float, log, batch: int = 32, steps
                 cs[k][j] = sign
                 cb = [bounds[0]] + [(l[b].copy(), u[b].copy()) for l, u in bounds[1:]]
                 warm = {j2: ab for (tt, j2), ab in reached.items() if tt == t}
+                inherit = {j2: {kk: v.astype(np.float32) for kk, v in nu.items()}
+                           for (bb, j2), nu in given.items() if bb == b and gap[b, j2] > 0}
                 if sign > 0:
                     cb[k][0][j] = max(cb[k][0][j], 0.0)
                 else:
                     cb[k][1][j] = min(cb[k][1][j], 0.0)
-                queue.append(Domain(child, cs, cb, k + 1, warm))
+                queue.append(Domain(child, cs, cb, k + 1, warm, inherit))
         if time.perf_counter() - last > 2:
             last = time.perf_counter()
             log(f"  {done} leaves refuted, {len(queue)} open")
     return Outcome("holds", tree)
+
+
+def _inherited(net, obj: Objective, take: list, bounds: list, x_lo, x_hi, gap: np.ndarray) -> dict:
+    """The parents' refuting multipliers re-evaluated on their children's domains (any
+    multipliers bound every domain; a child's are mostly tighter, so they mostly still
+    refute): gap raised where they do better, and {(leaf, row): multipliers} of those rows."""
+    items = [(b, j, nu) for b, d in enumerate(take) for j, nu in d.refs.items()]
+    if not items:
+        return {}
+    L = net.depth
+    leaf, row = np.array([b for b, _, _ in items]), np.array([j for _, j, _ in items])
+    nus = {k: np.array([nu[k] for _, _, nu in items], np.float64) for k in range(1, L)}
+    value = bnd.dual_value(net, L, nus, obj.C[row], bounds, leaf, x_lo, x_hi) - obj.d[row] - obj.margin[row]
+    out = {}
+    for (b, j, nu), v in zip(items, value):
+        if v > gap[b, j]:
+            gap[b, j] = v
+            out[b, j] = nu
+    return out
 
 
 def _pick_neurons(net, obj: Objective, bounds, signs, todo, gap, x_lo, x_hi, candidates: int) -> list:

@@ -130,6 +130,8 @@ def solve(problem: Problem, method: str = "auto", timeout: float = 300.0, log=No
         outcome.counterexample, outcome.output = found, net.forward(found[None])[0]
     else:
         cert.update(verdict="holds", trees=[t.preorder() for t in trees])
+        if any(t.intermediate for t in trees):
+            cert["intermediate"] = [t.intermediate for t in trees]
         outcome.leaves = sum(t.leaves for t in trees)
     outcome.seconds = time.perf_counter() - t0
     log(f"{cert['verdict']} in {outcome.seconds:.2f} s ({outcome.leaves} leaves); checking the certificate")

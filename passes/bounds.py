@@ -255,11 +255,12 @@ def gradient(net: Network, tape) -> tuple[dict, dict]:
 
 def layer_bounds(net: Network, x_lo: np.ndarray, x_hi: np.ndarray, signs: dict | None = None,
                  prev: list | None = None, start: int = 1, method: str = "crown",
-                 leaves: int | None = None) -> list:
+                 leaves: int | None = None, root: dict | None = None) -> list:
     """[(l_k, u_k)] (B, n_k) for k = 1..L-1 (index 0 holds the boxes): the checker's rule
     (module docstring); IBP alone if method is "ibp". signs[k] (B, n_k): +1 active split, -1
     inactive, 0 none. Layers below `start` are taken from prev (re-clamped by signs). One box
-    (x_lo of one row) may serve B = `leaves` leaves."""
+    (x_lo of one row) may serve B = `leaves` leaves. root[k] = (l, u) (1, n_k): domains over
+    the whole box (`root_bounds`), intersected with IBP's before CROWN, as the checker does."""
     bounds = [(x_lo, x_hi)]
     L = net.depth
     for k in range(1, L):
@@ -270,6 +271,8 @@ def layer_bounds(net: Network, x_lo: np.ndarray, x_hi: np.ndarray, signs: dict |
             l, u = ibp_affine(lo, hi, net.weights[k - 1], net.biases[k - 1])
             if leaves is not None and len(l) != leaves:
                 l, u = np.repeat(l, leaves, axis=0), np.repeat(u, leaves, axis=0)
+            if root is not None and k in root:
+                l, u = np.maximum(l, root[k][0]), np.minimum(u, root[k][1])
             if k > 1 and method != "ibp":
                 leaf, j = np.nonzero((l < 0) & (u > 0))
                 if len(leaf):
@@ -285,6 +288,46 @@ def layer_bounds(net: Network, x_lo: np.ndarray, x_hi: np.ndarray, signs: dict |
 
 
 CHUNK = 4096  # rows per backward pass, to bound memory
+
+
+def root_bounds(net: Network, lo: np.ndarray, hi: np.ndarray, steps: int = 20, deadline: float | None = None):
+    """Domains over the whole box [lo, hi] (flat) tightened by alpha-CROWN on every unstable
+    neuron of layers 2..L-1, layer by layer (a layer's relaxation uses the layers below as
+    tightened): (root {k: (l, u) (1, n_k)} for `layer_bounds`, entries [k, j, side, nus]).
+    An entry holds float32 multipliers nus {1..k-1: (n_i,)} whose weak-duality bound of
+    side * z_kj (side +1: a lower bound, -1: an upper one) beats the checker's own domain;
+    the certificate carries it, and the checker re-evaluates it (`dual_bound`). The domain
+    kept here is that bound lowered by a relative 1e-9, below the checker's rounding."""
+    import time
+
+    x_lo, x_hi = lo[None], hi[None]
+    root: dict = {}
+    entries: list = []
+    for k in range(2, net.depth):
+        if deadline is not None and time.perf_counter() > deadline:
+            break
+        bounds = layer_bounds(net, x_lo, x_hi, root=root)
+        l, u = bounds[k][0][0].copy(), bounds[k][1][0].copy()
+        j = np.nonzero((l < 0) & (u > 0))[0]
+        if len(j):
+            side = np.concatenate([np.ones(len(j)), -np.ones(len(j))])
+            jj = np.concatenate([j, j])
+            lam = np.zeros((len(jj), net.sizes[k]))
+            lam[np.arange(len(jj)), jj] = side
+            g, const = objective_rows(net, k, lam)
+            leaf = np.zeros(len(jj), int)
+            _, nus, _, _ = optimize(net, k, g, const, Relax.of(bounds, k), leaf, x_lo, x_hi, steps=steps)
+            value = dual_value(net, k, nus, lam, bounds, leaf, x_lo, x_hi)
+            value -= 1e-9 * (1 + np.abs(value))
+            cur = np.where(side > 0, l[jj], -u[jj])
+            for r in np.nonzero(value > cur + 1e-6 * (1 + np.abs(cur)))[0]:
+                entries.append([k, int(jj[r]), int(side[r]), {i: nus[i][r] for i in range(1, k)}])
+                if side[r] > 0:
+                    l[jj[r]] = value[r]
+                else:
+                    u[jj[r]] = -value[r]
+        root[k] = (l[None], u[None])
+    return root, entries
 
 
 def _crown_neurons(net: Network, k: int, leaf, j, bounds: list, x_lo, x_hi) -> np.ndarray:

@@ -162,18 +162,29 @@ def rows(bounds: dict, b: np.ndarray) -> dict:  # the domains of leaves b, one r
     return {k: (l[b], u[b]) for k, (l, u) in bounds.items()}
 
 
-def layer_bounds(blocks, x_lo, x_hi, splits: dict) -> dict:
-    """Domains (l, u) of every z_k over each leaf: IBP, intersected with the dual bound (CROWN's
-    multipliers) where IBP leaves z_kj unstable; a split clamps it (splits[k]: +1, -1 or 0)."""
+def layer_bounds(blocks, x_lo, x_hi, splits: dict, root: dict | None = None, carried: list = ()) -> dict:
+    """Domains (l, u) of every z_k over each leaf: IBP (intersected with root[k], the domains
+    over the whole box), intersected with the dual bound (CROWN's multipliers) where IBP leaves
+    z_kj unstable, then, over the box itself (one row), with the dual bound of each carried
+    (k, j, side, multipliers) for side * z_kj; a split clamps it (splits[k]: +1, -1 or 0)."""
     bounds, lo, hi = {}, x_lo, x_hi
     for k in range(1, len(blocks)):
         l, u = forward(blocks[k - 1], lo, hi)
+        if root is not None:  # a leaf lies in the box: the box's domains hold over it
+            l, u = np.maximum(l, root[k][0]), np.minimum(u, root[k][1])
         pairs = np.argwhere((l < 0) & (u > 0)) if k > 1 else []  # a stable neuron keeps its IBP domain
         for c in range(0, len(pairs), 4 * BATCH):  # rows z_kj, then -z_kj, per unstable (leaf b, neuron j)
             b, j = pairs[c:c + 4 * BATCH].T
             b2, e, sub = np.tile(b, 2), np.eye(l.shape[1])[j], rows(bounds, np.tile(b, 2))
             lower = dual_bound(blocks, k, sub, x_lo[b2], x_hi[b2], crown(blocks, k, sub, np.vstack([e, -e])))
             l[b, j], u[b, j] = np.maximum(l[b, j], lower[:len(b)]), np.minimum(u[b, j], -lower[len(b):])
+        mine = [c for c in carried if c[0] == k]
+        if mine:
+            nus = {i: np.array([c[3][i] for c in mine]) for i in range(1, k)}
+            nus[k] = np.array([c[2] * np.eye(l.shape[1])[c[1]] for c in mine])
+            lower = dual_bound(blocks, k, rows(bounds, np.zeros(len(mine), int)), x_lo, x_hi, nus)
+            for (_, j, side, _), v in zip(mine, lower):
+                l[0, j], u[0, j] = (max(l[0, j], v), u[0, j]) if side > 0 else (l[0, j], min(u[0, j], -v))
         l = np.where(splits[k] > 0, np.maximum(l, 0.0), l)
         u = np.where(splits[k] < 0, np.minimum(u, 0.0), u)
         bounds[k] = (l, u)
@@ -216,7 +227,18 @@ def _multipliers(text, sizes: list) -> dict:
     return dict(enumerate(np.split(flat, np.cumsum(sizes[1:-2])), 1))  # {k: nu_k}, k = 1..L-1
 
 
-def _refute(blocks, sizes, leaves, conjs, t0) -> None:
+def _carried(entries, sizes: list) -> list:
+    """The certificate's [k, j, side, multipliers of z_1..z_{k-1}] for a bound of side * z_kj."""
+    if not isinstance(entries, list) or len(entries) > 2 * sum(sizes[1:-1]):
+        raise Reject("robustness: intermediate bounds must be a list, at most two per neuron")
+    for e in entries:
+        if not (isinstance(e, list) and len(e) == 4 and all(type(v) is int for v in e[:3])
+                and 2 <= e[0] < len(sizes) - 1 and 0 <= e[1] < sizes[e[0]] and e[2] in (1, -1)):
+            raise Reject("robustness: an intermediate bound is [layer >= 2, neuron, 1 or -1, multipliers]")
+    return [(k, j, side, _multipliers(text, sizes[:k + 1])) for k, j, side, text in entries]
+
+
+def _refute(blocks, sizes, leaves, conjs, t0, root=None) -> None:
     """Every leaf refutes every conjunction: a lower bound of c . y above rhs for one of its
     constraints c . y <= rhs (chosen by the leaf)."""
     L, n_out = len(blocks), sizes[-1]
@@ -225,7 +247,7 @@ def _refute(blocks, sizes, leaves, conjs, t0) -> None:
             raise Reject(f"robustness: the check took longer than {MAX_SECONDS:.0f} s")
         batch = leaves[s:s + BATCH]
         x_lo, x_hi = np.array([b[0] for b in batch]), np.array([b[1] for b in batch])
-        bounds = layer_bounds(blocks, x_lo, x_hi, {k: np.array([b[2][k] for b in batch]) for k in range(1, L)})
+        bounds = layer_bounds(blocks, x_lo, x_hi, {k: np.array([b[2][k] for b in batch]) for k in range(1, L)}, root)
         empty = np.any([(bounds[k][0] > bounds[k][1]).any(axis=1) for k in range(1, L)], axis=0)
         objective, rhs, given = np.zeros((len(batch), len(conjs), n_out)), [], {}
         for b, (_, _, _, refutations) in enumerate(batch):
@@ -311,10 +333,15 @@ def check(spec: str, params_data: bytes, prop: bytes, cert: dict) -> Accepted | 
             raise Reject("robustness: verdict must be holds (one split tree per box) or violated")
         if not all(isinstance(t, list) for t in trees) or sum(map(len, trees)) > MAX_NODES:
             raise Reject(f"robustness: a tree is not a list, or more than {MAX_NODES} nodes")
-        for (lo, hi, conjs), nodes in zip(regions, trees):
+        inter = cert.get("intermediate", [[] for _ in trees])  # per box: bounds the leaves start from
+        if not isinstance(inter, list) or len(inter) != len(trees):
+            raise Reject("robustness: intermediate must hold one list per box")
+        for (lo, hi, conjs), nodes, entries in zip(regions, trees, inter):
             x_lo, x_hi = down(np.array([float(v) for v in lo])), up(np.array([float(v) for v in hi]))  # outward
             _point(blocks, spec, params, (x_lo + x_hi) / 2)
-            _refute(blocks, sizes, _leaves(nodes, x_lo, x_hi, sizes), conjs, t0)
+            root = layer_bounds(blocks, x_lo[None], x_hi[None], {k: np.zeros((1, n)) for k, n in
+                                enumerate(sizes[:-1]) if k}, carried=_carried(entries, sizes)) if entries else None
+            _refute(blocks, sizes, _leaves(nodes, x_lo, x_hi, sizes), conjs, t0, root)
         return Accepted()
     except Reject as e:
         return Rejected(str(e))

@@ -223,3 +223,51 @@ def test_bindings_property_and_weights(setup):
     assert not run_check(problem, dict(cert, params_sha256=hashlib.sha256(data).hexdigest()), params=data)
     assert not run_check(problem, dict(cert, spec_sha256="0" * 64))
     assert not run_check(problem, dict(cert, version=2))
+
+
+# ---------------------------------------------------------------- intermediate bounds over the box
+
+
+@pytest.fixture(scope="module")
+def intermediate(tmp_path_factory):
+    """A property between alpha-CROWN's bound of Y_0 over the box with the checker's own
+    domains (0.19 on this net) and with the layer-2 domains tightened by alpha-CROWN (0.11):
+    its certificate needs the intermediate bounds it carries."""
+    tmp = tmp_path_factory.mktemp("intermediate")
+    make_model(tmp / "wide.onnx", n_in=20)
+    (tmp / "p.vnnlib").write_text(prop_text(0.16, 1e3, n_in=20))
+    problem = load_problem(tmp / "wide.onnx", tmp / "p.vnnlib")
+    return problem, solve(problem, "auto", 60).certificate
+
+
+def _entries_with(cert, change):
+    twin = copy.deepcopy(cert)
+    for entry in twin["intermediate"][0]:
+        change(entry)
+    return twin
+
+
+def _scaled(entry, scale):
+    nu = np.frombuffer(base64.b64decode(entry[3]), "<f4") * np.float32(scale)
+    entry[3] = base64.b64encode(nu.astype("<f4").tobytes()).decode()
+
+
+def test_intermediate_bounds_are_needed_and_checked(intermediate):
+    problem, cert = intermediate
+    assert cert["verdict"] == "holds" and cert["intermediate"][0], "the box's bounds should be tightened"
+    assert run_check(problem, cert)
+    assert all(entry[0] == 2 and entry[2] in (1, -1) for entry in cert["intermediate"][0])
+    twins = {"intermediate bounds dropped": {k: v for k, v in cert.items() if k != "intermediate"},
+             "no list per box": dict(cert, intermediate=[]),
+             "multipliers zeroed (no gain left)": _entries_with(cert, lambda e: _scaled(e, 0.0)),
+             "multipliers negated": _entries_with(cert, lambda e: _scaled(e, -1.0)),
+             "sides swapped": _entries_with(cert, lambda e: e.__setitem__(2, -e[2])),
+             "side not +1 or -1": _entries_with(cert, lambda e: e.__setitem__(2, 2)),
+             "the first hidden layer": _entries_with(cert, lambda e: e.__setitem__(0, 1)),
+             "the output layer": _entries_with(cert, lambda e: e.__setitem__(0, 3)),
+             "a neuron out of range": _entries_with(cert, lambda e: e.__setitem__(1, 12)),
+             "each bound moved to the next neuron": _entries_with(cert, lambda e: e.__setitem__(1, (e[1] + 1) % 12)),
+             "multipliers cut short": _entries_with(cert, lambda e: e.__setitem__(3, e[3][:-8])),
+             "a float layer": _entries_with(cert, lambda e: e.__setitem__(0, 2.0))}
+    for what, twin in twins.items():
+        assert not run_check(problem, twin), what
