@@ -7,8 +7,8 @@ NaN (C's fmaxf does not), unordered float comparisons are negated ordered ones.
 A `vector<16xf32>` is a GCC vector of 16 floats, on which + - * / are the IEEE operations
 lane by lane (GCC manual, "Using Vector Instructions through Built-in Functions"); only
 those, constants, `vector.load` (16 consecutive floats, copied), `vector.extract` (v[i]),
-`vector.shuffle` (`__builtin_shuffle` over both operands' lanes) and loop-carried values
-may be vectors.
+`vector.shuffle` (`__builtin_shuffle` over both operands' lanes), `vector.broadcast` (the
+scalar written into all 16 lanes of a vector literal) and loop-carried values may be vectors.
 Backends differ by the `CTarget` tables; CUDA subclasses them.
 """
 
@@ -136,7 +136,7 @@ _DTYPE_NAMES = {"float": "float32", "double": "float64", "int64_t": "int64"}
 
 
 VECTOR_OPS = (arith.AddfOp, arith.SubfOp, arith.MulfOp, arith.DivfOp, arith.ConstantOp, vector.LoadOp,
-              vector.ShuffleOp, scf.ForOp, scf.YieldOp)
+              vector.ShuffleOp, vector.BroadcastOp, scf.ForOp, scf.YieldOp)
 """The ops whose results or operands may be vector<16xf32> values."""
 
 
@@ -301,6 +301,8 @@ class CPrinter:
             self.decl(op.results[0], f"({self.ctype(op.results[0].type)}){self.name(op.operands[0])}")
         elif isinstance(op, vector.LoadOp):
             self.decl(op.result, f"vnnc_load_f32x16(&{self.name(op.base)}[{self.flat_index(op.base, op.indices)}])")
+        elif isinstance(op, vector.BroadcastOp):  # the scalar in every lane, exactly
+            self.decl(op.vector, f"({_elem(op.vector.type)}){{{', '.join([self.name(op.source)] * 16)}}}")
         elif isinstance(op, vector.ExtractOp):
             self.decl(op.result, f"{self.name(op.vector)}[{op.static_position.get_values()[0]}]")
         elif isinstance(op, vector.ShuffleOp):

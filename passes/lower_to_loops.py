@@ -82,6 +82,9 @@ def kernel_spec(op) -> KernelSpec:
     order = summation_order(op.short_name(), shapes)
     vectors = op.short_name() == "linear" and order == "lanes16" and set(dtypes) | {carrier(out)} == {"f32"}
     block = contraction.block_for(out.get_shape()) if vectors else (1, 1)
+    if op.short_name() == "matmul":  # vectors over columns, each output summed in sequence
+        block = contraction.columns_block(shapes, (*dtypes, carrier(out)))
+        order = "sequential" if block != (1, 1) else order
     return KernelSpec(op.short_name(), shapes, tuple(out.get_shape()), tuple(sorted(attrs.items())), dtypes,
                       order=order, block=block)
 

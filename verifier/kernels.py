@@ -227,8 +227,24 @@ def linear(k: Nest, name, ins, out, a):
 
 def matmul(k: Nest, name, ins, out, a):
     # numpy.matmul: y[.., i, j] = sum_k a[.., i, k] b[.., k, j], 1-D operands promoted, batch
-    # dimensions broadcast
+    # dimensions broadcast; a block (ri, w) of 2-D operands: rows ri i0 + r and columns w j0 + c
+    # per iteration, row by row, then the last n % w columns one output at a time
     sa, sb = ins
+    if k.block != (1, 1):
+        (m, n_k), (_, n), (ri, w) = sa, sb, k.block
+
+        def block(ivs):
+            outs = [(aff([(ri, ivs[0])], r), aff([(w, ivs[1])], c)) for r in range(ri) for c in range(w)]
+            sums = dots(k, n_k, [(lambda kv, i=i: (0, [i, kv]), lambda kv, j=j: (1, [kv, j])) for i, j in outs])
+            for (i, j), acc in zip(outs, sums):
+                k.store(acc, [i, j])
+
+        def tail(ivs):
+            j = aff([(1, ivs[1])], n - n % w)
+            k.store(dots(k, n_k, [(lambda kv: (0, [ivs[0], kv]), lambda kv: (1, [kv, j]))])[0], [ivs[0], j])
+
+        k.nest([m // ri, n // w], block)
+        return k.nest([m, n % w], tail) if n % w else None
     a2 = (1, *sa) if len(sa) == 1 else sa
     b2 = (*sb, 1) if len(sb) == 1 else sb
     rank = max(len(a2), len(b2)) - 2

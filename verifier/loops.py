@@ -184,6 +184,11 @@ class KernelReader:
                 ("load", arg, (*index[:-1], kernels.aff([(1, index[-1])], t))) for t in range(op.result_types[0].shape[0])))
             for load in lanes([result]):
                 self.in_bounds(op, arg, load[2])
+        elif name == "vector.broadcast":  # the scalar in every lane
+            v = self.value(op, ins[0])
+            if len(ins) != 1 or v[0] == "vec" or [op.operand_types[0].elem] * 2 != [op.result_types[0].elem, "f32"]:
+                self.fail(op, "broadcasts one f32 scalar")
+            result = ("vec", (v,) * op.result_types[0].shape[0])
         elif name == "vector.extract":  # the lane at a constant position
             v, pos = self.value(op, ins[0]), op.prop("static_position")
             if len(ins) != 1 or v[0] != "vec" or not isinstance(pos, DenseArray) or len(pos.values) != 1 \
@@ -347,7 +352,8 @@ def check(source: str, target: str, witness: dict) -> None:
         # any order computes a real sum; an fp op's sums follow its recorded order, sequential
         # `block`: rows and columns of a linear's output per loop iteration (each its own sum)
         order, block = cert.get("order", "sequential"), canonical(cert.get("block", [1, 1]))
-        if order not in kernels.ORDERS or (dialect == "fp" and order != "sequential") or (block != (1, 1) and op != "linear"):
+        if order not in kernels.ORDERS or (dialect == "fp" and order != "sequential") or (
+                block != (1, 1) and op not in ("linear", "matmul")):
             raise Reject(f"kernel @{name}: summation order {order!r} or block {block!r} is not allowed here")
         # the C printer sets the kernel's rounding mode from this attribute
         if fns[name].attrs.get("fp.rounding", "nearest") != arith["rounding"]:

@@ -140,6 +140,10 @@ class KernelBuilder:
         """Lanes t < 16: buf[indices[:-1], indices[-1] + t] (a float32 buffer)."""
         return self._ins(vector.LoadOp(buf, [self.index(i) for i in indices], VECTOR))
 
+    def broadcast(self, v: SSAValue) -> SSAValue:
+        """A vector<16xf32> with the f32 scalar v in every lane."""
+        return self._ins(vector.BroadcastOp(v, VECTOR))
+
     def extract(self, v: SSAValue, lane: int) -> SSAValue:
         """Lane `lane` of a vector, as a scalar."""
         return self._ins(vector.ExtractOp(v, [lane], v.type.element_type))

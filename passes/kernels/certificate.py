@@ -115,6 +115,8 @@ class _Reader:
             arg, index = self.args.index(op.base), [self.env[i] for i in op.indices]
             self.env[op.result] = ("vec", tuple(("load", arg, (*index[:-1], _combine(index[-1], ("aff", t, ()), 1)))
                                                for t in range(op.result.type.get_shape()[0])))
+        elif isinstance(op, vector.BroadcastOp):
+            self.env[op.vector] = ("vec", (self.env[op.source],) * op.vector.type.get_shape()[0])
         elif isinstance(op, vector.ExtractOp):
             self.env[op.result] = self.env[op.vector][1][op.static_position.get_values()[0]]
         elif isinstance(op, vector.ShuffleOp):
