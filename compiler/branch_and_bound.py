@@ -291,7 +291,8 @@ def relu_split(net, region: Region, deadline: float, log, batch: int = 32, steps
 def _inherited(net, obj: Objective, take: list, bounds: list, x_lo, x_hi, gap: np.ndarray) -> dict:
     """The parents' refuting multipliers re-evaluated on their children's domains (any
     multipliers bound every domain; a child's are mostly tighter, so they mostly still
-    refute): gap raised where they do better, and {(leaf, row): multipliers} of those rows."""
+    refute): gap raised where they do better and CROWN's own (null in the certificate, so
+    smaller) do not refute, and {(leaf, row): multipliers} of those rows."""
     items = [(b, j, nu) for b, d in enumerate(take) for j, nu in d.refs.items()]
     if not items:
         return {}
@@ -301,7 +302,7 @@ def _inherited(net, obj: Objective, take: list, bounds: list, x_lo, x_hi, gap: n
     value = bnd.dual_value(net, L, nus, obj.C[row], bounds, leaf, x_lo, x_hi) - obj.d[row] - obj.margin[row]
     out = {}
     for (b, j, nu), v in zip(items, value):
-        if v > gap[b, j]:
+        if v > gap[b, j] and gap[b, j] <= 0:
             gap[b, j] = v
             out[b, j] = nu
     return out

@@ -386,6 +386,11 @@ def optimize(net: Network, K: int, g: np.ndarray, const: np.ndarray, relax: Rela
     g, const, x_lo, x_hi = (np.asarray(v, dtype) for v in (g, const, x_lo, x_hi))
     if signs is not None:
         signs = {k: v.astype(dtype) for k, v in signs.items()}
+    if leaf is not None:  # one leaf per row from here on: gathered once, not at every step
+        relax = Relax(*({k: v[leaf] for k, v in d.items()} for d in (relax.lo, relax.up, relax.icpt, relax.unstable)))
+        signs = None if signs is None else {k: v[leaf] for k, v in signs.items()}
+        x_lo, x_hi = (x_lo, x_hi) if len(x_lo) == 1 else (x_lo[leaf], x_hi[leaf])
+        leaf = None
     P = len(g)
     alpha = {k: (alpha[k].astype(dtype) if alpha and k in alpha else _gather(relax.lo[k], leaf).copy())
              for k in range(1, K)}
@@ -398,13 +403,16 @@ def optimize(net: Network, K: int, g: np.ndarray, const: np.ndarray, relax: Rela
     moments = {}
     best = np.full(P, -np.inf)
     best_nu: dict = {}
+    act = np.arange(P)  # the rows still searched (a row past its target leaves the batch)
+    out_alpha, out_beta = dict(alpha), None if beta is None else dict(beta)
     for t in range(1, steps + 1):
         lower, nus, tape = backward(net, K, g, const, relax, leaf, x_lo, x_hi, alpha, beta, signs, keep=True)
-        better = lower > best
-        best = np.where(better, lower, best)
+        better = lower > best[act]
+        best[act[better]] = lower[better]
         for k, nu in nus.items():
-            best_nu[k] = nu if k not in best_nu else np.where(better[:, None], nu, best_nu[k])
-        if t == steps or (target is not None and (best > target).all()):
+            best_nu.setdefault(k, np.zeros((P, nu.shape[1]), dtype))[act[better]] = nu[better]
+        done = np.zeros(len(act), bool) if target is None else best[act] > target[act]
+        if t == steps or done.all():
             break
         ga, gb = gradient(net, tape)
         params = [("a", k, alpha, ga[k], lr) for k in alpha] + \
@@ -417,7 +425,21 @@ def optimize(net: Network, K: int, g: np.ndarray, const: np.ndarray, relax: Rela
             v += 0.001 * grad * grad
             step = rate * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
             store[k] = np.clip(store[k] + step, 0.0, 1.0) if kind == "a" else np.maximum(store[k] + step, 0.0)
-    return best, {k: v.astype(np.float64) for k, v in best_nu.items()}, alpha, beta
+        if done.mean() > 0.25:  # narrow every per-row array to the rows still searched
+            keep = ~done
+            for store, out in ((alpha, out_alpha), (beta, out_beta)):
+                for k in store or {}:
+                    out[k][act] = store[k]
+                    store[k] = store[k][keep]
+            moments = {key: (m[keep], v[keep]) for key, (m, v) in moments.items()}
+            relax = Relax(*({k: v[keep] for k, v in d.items()} for d in (relax.lo, relax.up, relax.icpt, relax.unstable)))
+            signs = None if signs is None else {k: v[keep] for k, v in signs.items()}
+            x_lo, x_hi = (x_lo, x_hi) if len(x_lo) == 1 else (x_lo[keep], x_hi[keep])
+            g, const, act = g[keep], const[keep], act[keep]
+    for store, out in ((alpha, out_alpha), (beta, out_beta)):
+        for k in store or {}:
+            out[k][act] = store[k]
+    return best, {k: v.astype(np.float64) for k, v in best_nu.items()}, out_alpha, out_beta
 
 
 # ---------------------------------------------------------------- the checker's bound, for given multipliers
