@@ -103,7 +103,6 @@ class Falsifier:
         if self.C.shape[0] == 0 or any(len(c) == 0 for c in self.region.conjunctions):
             return confirm(self.net, self.region, (self.lo + self.hi) / 2)  # the box itself is unsafe
         width = self.hi - self.lo
-        tol = 1e-6 * (1 + float(np.abs(self.d).max(initial=0)))
         for r in range(self.n_conj):
             n = len(self.lo)
             corners = np.where(rng.uniform(size=(restarts // 2, n)) < 0.5, self.lo, self.hi)
@@ -112,17 +111,43 @@ class Falsifier:
                 x.insert(0, np.atleast_2d(starts[r]))
             x = np.clip(np.concatenate(x).astype(np.float32), self.lo, self.hi)
             scale = rng.uniform(0.05, 1.0, (len(x), 1)).astype(np.float32) * width
-            for t in range(steps + 1):
-                m, g = self.margins(x, r, grad=t < steps)
-                for i in np.argsort(m)[:3]:
-                    if m[i] <= tol:
-                        found = confirm(self.net, self.region, x[i].astype(np.float64))
-                        if found is not None:
-                            return found
-                if t == steps or (deadline is not None and time.perf_counter() > deadline):
-                    break
-                x = np.clip(x - scale * np.sign(g), self.lo, self.hi)
-                scale *= 0.93
-            if deadline is not None and time.perf_counter() > deadline:
-                return None
+            found = self._descend(x, self.lo, self.hi, r, scale, steps, deadline)
+            if found is not None or (deadline is not None and time.perf_counter() > deadline):
+                return found
+        return None
+
+    def _descend(self, x, lo, hi, r: int, scale, steps: int, deadline: float | None):
+        """Signed gradient steps on conjunction r's worst margin from the points x (N, n_0),
+        each kept in its box [lo, hi] (rows, or one box for all), the step `scale` (N, n_0)
+        shrinking by 0.93 a step: the first confirmed counterexample met, or None."""
+        tol = 1e-6 * (1 + float(np.abs(self.d).max(initial=0)))
+        for t in range(steps + 1):
+            m, g = self.margins(x, r, grad=t < steps)
+            for i in np.argsort(m)[:3]:
+                if m[i] <= tol:
+                    found = confirm(self.net, self.region, x[i].astype(np.float64))
+                    if found is not None:
+                        return found
+            if t == steps or (deadline is not None and time.perf_counter() > deadline):
+                break
+            x = np.clip(x - scale * np.sign(g), lo, hi)
+            scale = scale * 0.93
+        return None
+
+    def inside_boxes(self, rng, lo: np.ndarray, hi: np.ndarray, per_box: int = 4, steps: int = 40,
+                     deadline: float | None = None) -> np.ndarray | None:
+        """PGD confined to each of the boxes lo, hi (N, n_0) (e.g. the leaves whose bounds are
+        least): from each box's centre and per_box - 1 uniform points in it, with step sizes
+        relative to the box. A confirmed counterexample, or None."""
+        if self.n_conj == 0 or self.C.shape[0] == 0:
+            return None
+        lo = np.repeat(np.asarray(lo, np.float32), per_box, axis=0)
+        hi = np.repeat(np.asarray(hi, np.float32), per_box, axis=0)
+        x = rng.uniform(lo, hi).astype(np.float32)
+        x[::per_box] = (lo[::per_box] + hi[::per_box]) / 2
+        for r in range(self.n_conj):
+            scale = rng.uniform(0.1, 0.5, (len(x), 1)).astype(np.float32) * (hi - lo)
+            found = self._descend(x, lo, hi, r, scale, steps, deadline)
+            if found is not None:
+                return found
         return None
