@@ -1,6 +1,6 @@
 """The certified error bound against the largest error sampling can find (issue 4's targets).
 
-    .venv/bin/python benchmarks/error_bound.py [--models acas,mlp,mnist] [--formats f32,...]
+    .venv/bin/python benchmarks/error_bound.py [--models acas,mlp,tanh,mnist] [--formats f32,...]
                                                [--samples 100000] [--search 2000]
 
 For each model and format, `vnnc compile --input-box` builds a bundle whose manifest holds the
@@ -21,7 +21,8 @@ over the largest error sampled for it; the table gives the largest ratio over th
 
 Models: ACAS Xu 1_1 over property 1's input box (the 5 X bounds read from prop_1.vnnlib);
 an MLP 64-64-64-10 (weights seeded, uniform in +-1/sqrt(fan_in)) over +-0.01 around a
-seeded point; MNIST 256x2 over +-0.01 around the centre of prop_0_0.03.vnnlib's box.
+seeded point; the same MLP with tanh instead of relu (`tanh`: its reference is numpy's
+float64 tanh, taken to be within the double tanh's ulp contract for the ref bound); MNIST 256x2 over +-0.01 around the centre of prop_0_0.03.vnnlib's box.
 BLAS runs one thread (OPENBLAS_NUM_THREADS=1 unless set).
 """
 
@@ -55,7 +56,7 @@ def vnnlib_box(path: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
-def write_mlp(d: Path, sizes=(64, 64, 64, 10), seed: int = 64) -> Path:
+def write_mlp(d: Path, sizes=(64, 64, 64, 10), seed: int = 64, act: str = "relu", name: str = "mlp64") -> Path:
     from vnnc import safetensors
 
     rng = np.random.default_rng(seed)
@@ -73,15 +74,15 @@ def write_mlp(d: Path, sizes=(64, 64, 64, 10), seed: int = 64) -> Path:
                      f"tensor<{n_out}x{n_in}xf32>, tensor<{n_out}xf32>) -> tensor<1x{n_out}xf32>")
         prev = f"%h{k}"
         if k < len(sizes) - 2:
-            lines.append(f"    %a{k} = spec.relu {prev} : (tensor<1x{n_out}xf32>) -> tensor<1x{n_out}xf32>")
+            lines.append(f"    %a{k} = spec.{act} {prev} : (tensor<1x{n_out}xf32>) -> tensor<1x{n_out}xf32>")
             prev = f"%a{k}"
-    (d / "mlp64.mlir").write_text(
-        'builtin.module attributes {vnnc.params = "mlp64.safetensors"} {\n'
+    (d / f"{name}.mlir").write_text(
+        f'builtin.module attributes {{vnnc.params = "{name}.safetensors"}} {{\n'
         f'  func.func @main(%x: tensor<1x{sizes[0]}xf32> {{vnnc.name = "x"}}) -> '
         f'(tensor<1x{sizes[-1]}xf32> {{vnnc.name = "y"}}) {{\n' + "\n".join(lines)
         + f"\n    func.return {prev} : tensor<1x{sizes[-1]}xf32>\n  }}\n}}\n")
-    safetensors.write(d / "mlp64.safetensors", params)
-    return d / "mlp64.mlir"
+    safetensors.write(d / f"{name}.safetensors", params)
+    return d / f"{name}.mlir"
 
 
 def models(work: Path) -> dict:
@@ -93,6 +94,7 @@ def models(work: Path) -> dict:
         out["acas"] = (acas, lo.reshape(1, 1, 1, 5), hi.reshape(1, 1, 1, 5))
     x0 = np.random.default_rng(1).uniform(-1, 1, (1, 64))
     out["mlp"] = (write_mlp(work), x0 - 0.01, x0 + 0.01)
+    out["tanh"] = (write_mlp(work, act="tanh", name="tanh64"), x0 - 0.01, x0 + 0.01)
     mnist = DATA / "mnistfc" / "mnist-net_256x2.onnx"
     if mnist.exists():
         lo, hi = vnnlib_box(DATA / "mnistfc" / "prop_0_0.03.vnnlib", 784)
@@ -125,6 +127,8 @@ def reference(spec_text: str, params: dict, xs: np.ndarray) -> np.ndarray:
             y = v[0] + v[1] if name == "add" else v[0] - v[1]
         elif name == "relu":
             y = np.maximum(v[0], 0)
+        elif name == "tanh":
+            y = np.tanh(v[0])
         else:
             raise SystemExit(f"reference: no rule for {op.name}")
         env[op.results[0]] = y
@@ -246,7 +250,7 @@ TARGET_MNIST = {"f32": 1000, "f16": 1000, "bf16": 150, "fp8-e4m3fn": 150, "fp8-e
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--models", default="acas,mlp,mnist")
+    p.add_argument("--models", default="acas,mlp,tanh,mnist")
     p.add_argument("--formats", default=",".join(FORMATS))
     p.add_argument("--samples", type=int, default=100_000)
     p.add_argument("--search", type=int, default=2000)

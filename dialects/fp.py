@@ -10,7 +10,21 @@ has an fp twin `fp.OP` with the same operands and attributes plus
             rounded to `acc` (f32 or f64) in `rounding` mode
   order     the summation order reductions follow ("sequential": increasing index)
 
-and the op's result is then rounded once from `acc` to its storage format. `fp.round`
+and the op's result is then rounded once from `acc` to its storage format. An op whose
+kernel calls libm functions also carries their error contract (`ULP_CONTRACTS`):
+
+  libm      the functions its kernel calls, in `acc`: "tanhf" (f32) or "tanh" (f64),
+            comma-separated when several ("expf,logf" for log_softmax)
+  ulp       every call returns within `ulp` units in the last place of `acc` (at the exact
+            result) of the exact function value, in the op's rounding mode
+
+The contract is a measured (tested) assumption, not a checked one (TRUST.md). For a
+format emulated in a wider `acc` (f16, bf16, fp8, eXmY) the kernel calls the `acc`
+function (expf under acc f32, exp under f64) and rounds its result once into the storage
+format: the contract is then the `acc` function's, in ulps of `acc`, and the storage
+rounding is a separate error (u_S |y| + eta_S) that the error analysis adds, as for every
+op; no double-rounding argument is needed because the two errors are bounded one after
+the other, not claimed to make one correct rounding. `fp.round`
 converts a tensor (or, at loop level, a scalar) to another format. Its semantics:
 y = round_format(x) in `rounding` mode, with IEEE overflow (to infinity or the largest
 finite value, by mode), except for `fp8-e4m3fn`, which has no infinity: overflow gives
@@ -44,6 +58,7 @@ from xdsl.irdl import (
     irdl_attr_definition,
     irdl_op_definition,
     operand_def,
+    opt_prop_def,
     prop_def,
     result_def,
     traits_def,
@@ -161,6 +176,15 @@ class FpOp(spec.SpecOp):
     """Base of fp twins: a spec op's semantics, evaluated in `acc` and stored in the
     result's element format."""
 
+    def attrs(self) -> dict[str, Any]:
+        """The op's semantic attributes: its spec twin's and FP_PROPS (not the ulp contract,
+        which speaks of the libm calls of its kernel: `contract()`)."""
+        return {k: v for k, v in super().attrs().items() if k not in CONTRACT_PROPS}
+
+    def contract(self) -> dict[str, Any]:
+        """{"libm": NAMES, "ulp": ULPS}, or {} for an op that calls no libm function."""
+        return {k: spec.attr_value(self.properties[k]) for k in CONTRACT_PROPS if k in self.properties}
+
     def verify_(self) -> None:
         for prop, kind in self.PROP_KINDS.items():
             attr = self.properties.get(prop)
@@ -180,6 +204,14 @@ class FpOp(spec.SpecOp):
             raise VerifyException(f"{self.name}: acc must be f32 or f64")
         if a["order"] != "sequential":
             raise VerifyException(f"{self.name}: order must be \"sequential\"")
+        names, c = libm_functions(self.short_name(), a), self.contract()
+        if names and (c.get("libm") != ",".join(names) or not isinstance(c.get("ulp"), float)
+                      or not c["ulp"] >= ulp_contract(names, a["rounding"])):
+            raise VerifyException(f"{self.name}: its kernel calls {', '.join(names)}: it must carry libm = "
+                                  f"\"{','.join(names)}\" and ulp >= {ulp_contract(names, a['rounding'])} "
+                                  "(the measured error contract)")
+        if not names and c:
+            raise VerifyException(f"{self.name}: its kernel calls no libm function: no ulp contract")
         for v in [*self.inputs, self.result]:
             if v.type.element_type == i64 and self._integer_operand_ok(v):
                 continue
@@ -190,6 +222,47 @@ class FpOp(spec.SpecOp):
 
 
 FP_PROPS = {"rounding": "nearest", "acc": "f32", "order": "sequential"}
+CONTRACT_PROPS = {"ulp": float, "libm": str}
+
+# The largest error, in ulps of the result's format at the exact result, of each libm
+# function a kernel calls (float32 names for acc f32, double names for acc f64), per
+# rounding mode the kernel runs in, measured by
+#     .venv/bin/python benchmarks/ulp_contracts.py --jobs 1
+# (glibc 2.36, gcc 12, x86-64; benchmarks/README.md): float32 functions on every finite
+# input, the 4-decimal figure + 1e-4; double functions on 2^25 seeded inputs (a sample:
+# a larger error may exist), the figure + 0.002 (the long double reference's resolution)
+# rounded up to 0.01. On another libm they must be measured again (TRUST.md).
+ULP_CONTRACTS: dict[str, dict[str, float]] = {
+    #          nearest  zero     up       down
+    "expf":   dict(zip(ROUNDINGS, (0.5017, 1.1203, 2.0001, 1.1203))),
+    "logf":   dict(zip(ROUNDINGS, (0.8178, 1.3171, 1.3189, 1.3171))),
+    "tanhf":  dict(zip(ROUNDINGS, (2.1887, 3.1445, 3.0001, 2.8872))),
+    "erff":   dict(zip(ROUNDINGS, (0.968, 1.432, 2.0101, 1.5131))),
+    "sqrtf":  dict(zip(ROUNDINGS, (0.5001, 1.0001, 1.0001, 1.0001))),
+    "exp":    dict(zip(ROUNDINGS, (0.51, 1.25, 1.02, 1.25))),
+    "log":    dict(zip(ROUNDINGS, (0.52, 1.04, 1.04, 1.03))),
+    "tanh":   dict(zip(ROUNDINGS, (2.12, 3.06, 2.85, 2.82))),
+    "erf":    dict(zip(ROUNDINGS, (0.51, 1.01, 1.01, 1.01))),
+    "sqrt":   dict(zip(ROUNDINGS, (0.51, 1.01, 1.01, 1.01))),
+}
+
+# The libm functions (double names) each op's kernel calls (passes/kernels/).
+LIBM_CALLS = {"exp": ("exp",), "log": ("log",), "sqrt": ("sqrt",), "tanh": ("tanh",), "erf": ("erf",),
+              "sigmoid": ("exp",), "softmax": ("exp",), "log_softmax": ("exp", "log"),
+              "layernorm": ("sqrt",), "batchnorm": ("sqrt",), "cross_entropy": ("exp", "log")}
+
+
+def libm_functions(op: str, attrs: dict) -> tuple[str, ...]:
+    """The C functions an fp op's kernel calls: float names for acc f32, double for f64."""
+    names = LIBM_CALLS.get(op, ())
+    if op == "gelu":
+        names = ("tanh",) if attrs.get("approximate") == "tanh" else ("erf",)
+    return tuple(n + "f" for n in names) if attrs.get("acc", "f32") == "f32" else names
+
+
+def ulp_contract(names: tuple[str, ...], rounding: str) -> float:
+    """The ulp contract of a kernel calling `names` in `rounding` mode: the largest."""
+    return max(ULP_CONTRACTS[n][rounding] for n in names)
 
 
 def _fp_twin(spec_cls: type) -> type:
@@ -202,6 +275,9 @@ def _fp_twin(spec_cls: type) -> type:
     for prop, default in FP_PROPS.items():
         fields[prop] = prop_def(AnyAttr(), default_value=spec.to_attr(default))
         kinds[prop] = str
+    for prop, kind in CONTRACT_PROPS.items():
+        fields[prop] = opt_prop_def(AnyAttr())
+        kinds[prop] = kind
     for prop in spec_cls.PROP_KINDS:
         default = spec_cls.get_irdl_definition().properties[prop].default_value
         fields[prop] = prop_def(AnyAttr()) if default is None else prop_def(AnyAttr(), default_value=default)

@@ -4,7 +4,9 @@ Expects: a verified spec module with `func.func @main` taking and returning f32 
 Guarantees: every spec compute op becomes its fp twin with a storage format (the
 result's element type), a rounding mode, an accumulation format and a summation order;
 model inputs, parameters and constants are rounded (`fp.round`) into the format of the
-op that reads them; results are rounded back to f32 for the model's interface. No
+op that reads them; results are rounded back to f32 for the model's interface. An op
+whose kernel calls libm carries the functions and their ulp contract from the one table
+fp.ULP_CONTRACTS (measured by benchmarks/ulp_contracts.py). No
 spec compute op remains (spec.param and spec.constant stay: they name exact f32 values).
 
 Options: `precision` (storage format of every op), `accumulate` (f32 or f64; default
@@ -140,6 +142,10 @@ class AssignPrecisionPass(ModulePass):
             props = dict(o.properties)
             props.update({"rounding": spec.to_attr(c.rounding), "acc": spec.to_attr(c.acc),
                           "order": spec.to_attr("sequential")})
+            names = fp.libm_functions(o.short_name(), {**o.attrs(), "acc": c.acc})
+            if names:  # the kernel's libm calls and their measured error contract (fp.ULP_CONTRACTS)
+                props.update({"libm": spec.to_attr(",".join(names)),
+                              "ulp": spec.to_attr(fp.ulp_contract(names, c.rounding))})
             new = fp.FP_OPS[o.short_name()].create(operands=ins, result_types=[result_type], properties=props)
             Rewriter.replace_op(o, new)
             records.append({"op": f"fp.{o.short_name()}", "format": c.fmt.name, "acc": c.acc,

@@ -34,7 +34,27 @@ relaxations) and roundoff symbols er, all in [-1, 1]:
   `h` (half) e' in e/2 + [-|e|/2, |e|/2] (from e' = d e, d in [0, 1]);
 - for a contraction summed in the recorded "sequential" order (which the loop checker holds
   the kernels to), the smaller partial-sum bound of Higham §4.2 may replace gamma_{n+1}.
-Other ops (tanh, sigmoid, softmax, ...) have no error analysis yet: a clear error.
+- an increasing function f (tanh, sigmoid, exp) of x: the real value f(v) = lam v + g(v) with
+  lam <= f' on [l, u], so g = f - lam v does not fall there and lies in [g(l), g(u)] (a fresh
+  value symbol; monotonicity, not a Taylor expansion); the propagated error f(x^) - f(v) =
+  f'(xi) e for some xi between them (mean value theorem), f'(xi) in [d_lo, d_hi], its
+  extremes over the hull of v's and x^'s enclosures: e' = d_mid e + [-d_rad |e|, d_rad |e|];
+  the kernel's own error by the op's ulp contract (fp.ULP_CONTRACTS): c ulp_A(f(x^)) <=
+  c (2^-m_A |f(x^)| + 2^(emin_A - m_A)) for tanh and exp; sigmoid's kernel computes
+  1 / (1 + E), E = exp(-x^): E errs by c ulps, relative rho = c (2^-m + 2^(emin-m)) to 1 + E,
+  then + and / round by u_A each: |R - s| <= ((1+u)/((1-rho)(1-u)) - 1) s + eta_A, s = sigmoid(x^),
+  with exp(-x^) required not to overflow A; then the storage rounding as for every op.
+  numpy's float64 tanh, exp and cosh are trusted to NUMPY_SLOP relative (TRUST.md).
+- softmax along the last axis, rows of n: the real range of s_i over the box from its
+  monotonicity (increasing in x_i, decreasing in the others); the propagated error by the
+  mean value theorem, sum_k |J_ik| |e_k| <= s_i (|e_i| + max_k |e_k|) (J = diag(s) - s s^T),
+  s_i bounded over the hull of both enclosures; the kernel's own (m = max exact; x^_j - m
+  rounded, relative u, so exp(x^_j - m) within e^(D u) of exp of the exact difference, D >=
+  the row's spread; exp by the contract; the sum >= 1 of n nonnegative terms by gamma_n; the
+  division by u): |y_i - s_i(x^)| <= ((1 + r1)(1 + u)/(1 - G) - 1) s_i + c 2^(emin-m) (1 + u)
+  / (1 - G) + eta, r1 = e^(D u)(1 + c 2^-m) - 1, G = (1 + r1)(1 + gamma_n) - 1 + n c
+  2^(emin-m) (1 + gamma_n). Values and errors after a softmax start fresh symbols.
+Other ops (log_softmax, log, layernorm, ...) have no error analysis yet: a clear error.
 
 Every float64 operation on the forms is accounted for: matrix products by the gamma_n
 bound of verifier/interval.py, elementwise operations by F64_ROUND relative; these
@@ -59,7 +79,7 @@ SPLIT_WORK = 4_000_000  # the split search stops at about this many leaves x par
 MAX_LEAVES = 4096
 GAIN, STALL = 1 / 8, 6  # splitting stops when STALL halvings in a row (along the coordinates in
 # turn, by their promise) lowered the worst box's bound by less than GAIN in all
-SUPPORTED = "linear, matmul (x @ W), add, sub, relu, flatten, reshape, round"
+SUPPORTED = "linear, matmul (x @ W), add, sub, relu, tanh, sigmoid, exp, softmax (last axis), flatten, reshape, round"
 
 
 class AnalysisError(Exception):
@@ -368,6 +388,83 @@ class Leaf:
         err = self.symbols.fresh(err, rad, "roundoff")
         return Value(x.shape, val, err, fmt)
 
+    def smooth(self, x: Value, name: str, ulps: float, fmt, acc, rounding, where) -> Value:
+        """y = f(x) for an increasing f (tanh, sigmoid, exp); see the module docstring."""
+        f, df, peak = SMOOTH[name]
+        lo, hi = x.val.bounds()
+        clo, chi = x.computed()
+        elo, ehi = x.err.bounds()
+        with np.errstate(over="ignore", divide="ignore"):
+            # the real value: f(v) = lam v + g(v), g = f - lam v non-decreasing where f' >= lam
+            lam = np.maximum(np.minimum(near(df(lo))[0], near(df(hi))[0]), 0.0)
+            mid, rad = center_radius(down(near(f(lo))[0] - up(lam * lo)), up(near(f(hi))[1] - down(lam * hi)))
+            # the propagated error f(x^) - f(v) = f'(xi) e, xi in the hull of both enclosures
+            a, b = np.minimum(lo, clo), np.maximum(hi, chi)
+            dm, dr = center_radius(np.maximum(np.minimum(near(df(a))[0], near(df(b))[0]), 0.0),
+                                   near(df(np.clip(peak, a, b)))[1])
+            top = np.maximum(np.abs(near(f(clo))[0]), near(f(chi))[1])  # >= |f(x^)|
+            big_e = near(np.exp(-clo))[1]
+        # the kernel's own error: ulps x ulp_acc(y), ulp_acc(y) <= 2^-m |y| + 2^(emin - m)
+        f_acc = fp.parse_format(acc)
+        rel, floor = 2.0**-f_acc.mbits, 2.0 ** (1 - f_acc.bias - f_acc.mbits)
+        arith = up(ulps * up(up(rel * top) + floor))
+        if name == "sigmoid":  # 1 / (1 + E), E = exp(-x^) by its contract; + and / by u each
+            u, eta, big = format_limits(acc, rounding)
+            if not float(np.max(big_e, initial=0.0)) <= big / 2:
+                raise OverflowRisk(f"{NAME}: {where}: exp(-x) may overflow {acc} over the input box")
+            rho = up(ulps * up(rel + floor))  # |E^ - E| / (1 + E)
+            arith = up(up(up(up((1 + u) / down(down(1 - rho) * (1 - u))) - 1) * top) + eta)
+        val = self.symbols.fresh(x.val.times(lam).plus(Affine.const(mid)), rad, "value")
+        err = self.symbols.fresh(x.err.times(dm), up(dr * np.maximum(np.abs(elo), np.abs(ehi))), "roundoff")
+        return self.store(Value(x.shape, val, err, acc), fmt, acc, rounding, where, arith)
+
+    def softmax(self, x: Value, ulps: float, fmt, acc, rounding, where) -> Value:
+        """softmax along the last axis, rows of n; see the module docstring."""
+        n = x.shape[-1]
+        lo, hi = (b.reshape(-1, n) for b in x.val.bounds())
+        clo, chi = (b.reshape(-1, n) for b in x.computed())
+        e = np.maximum(*np.abs(x.err.bounds())).reshape(-1, n)
+        s_lo, s_hi = softmax_range(lo, hi)
+        hull = softmax_range(np.minimum(lo, clo), np.maximum(hi, chi))[1]  # s_i(xi) <= hull
+        u, eta, _ = format_limits(acc, rounding)
+        f_acc = fp.parse_format(acc)
+        m, floor, g = f_acc.mbits, 2.0 ** (1 - f_acc.bias - f_acc.mbits), gamma(n, u)
+        span = up(chi.max(axis=1, keepdims=True) - clo.min(axis=1, keepdims=True))  # >= |x^_j - max|
+        r1 = up(up(near(np.exp(up(span * u)))[1] * up(1 + ulps * 2.0**-m)) - 1)  # exp(x^_j - max) relative
+        big_g = up(up(up((1 + r1) * (1 + g)) - 1) + up(n * ulps * floor * (1 + g)))  # the sum, relative
+        rel = up(up(up((1 + r1) * (1 + u)) / down(1 - big_g)) - 1)
+        arith = up(up(rel * softmax_range(clo, chi)[1]) + up(up(up(ulps * floor * (1 + u)) / down(1 - big_g)) + eta))
+        mid, rad = center_radius(s_lo.reshape(-1), s_hi.reshape(-1))
+        err = self.symbols.fresh(Affine.const(np.zeros(mid.size)),
+                                 up(hull * up(e + e.max(axis=1, keepdims=True))).reshape(-1), "roundoff")
+        val = self.symbols.fresh(Affine.const(mid), rad, "value")
+        return self.store(Value(x.shape, val, err, acc), fmt, acc, rounding, where, arith.reshape(-1))
+
+
+def softmax_range(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds of softmax over rows of the box [lo, hi]: s_i is increasing in x_i, decreasing
+    in the others (float64 sums of n nonnegative terms enclosed by gamma_2n)."""
+    off, g = ~np.eye(lo.shape[1], dtype=bool), 1 + gamma64(2 * lo.shape[1])
+    with np.errstate(over="ignore"):
+        big = np.where(off, near(np.exp(up(hi[:, None, :] - lo[:, :, None])))[1], 0.0).sum(axis=2)
+        small = np.where(off, np.maximum(near(np.exp(down(lo[:, None, :] - hi[:, :, None])))[0], 0.0), 0.0).sum(axis=2)
+    return down(1 / up(1 + up(big * g))), up(1 / down(1 + down(small / g)))
+
+
+# f, f' and where f' peaks: f' is unimodal (tanh, sigmoid) or increasing (exp), so its
+# minimum over an interval is at an end and its maximum at the point nearest the peak
+SMOOTH = {"tanh": (np.tanh, lambda x: 1 / np.cosh(x) ** 2, 0.0), "exp": (np.exp, np.exp, np.inf),
+          "sigmoid": (lambda x: 1 / (1 + np.exp(-x)), lambda x: 1 / ((1 + np.exp(-x)) * (1 + np.exp(x))), 0.0)}
+NUMPY_SLOP = 2.0**-40  # numpy's float64 tanh, exp, cosh (and a few operations on them), relative
+
+
+def near(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds of the exact value that numpy's float64 `y` approximates: NUMPY_SLOP relative
+    plus 2^-1022 (underflow and overflow: 1/cosh(800)^2 computes as 0)."""
+    y = np.minimum(y, np.finfo(np.float64).max)  # an overflow to inf: the exact value is above
+    slack = up(up(np.abs(y) * NUMPY_SLOP) + 2.0**-1022)
+    return down(y - slack), up(y + slack)
+
 
 # ---------------------------------------------------------------- the fp stage
 
@@ -407,7 +504,7 @@ def program(module) -> Program:
         elif isinstance(op, fp.FpOp):
             a = op.attrs()
             attrs = {"format": fp.format_of(op.result.type).name, "acc": a["acc"], "rounding": a["rounding"],
-                     "order": a["order"]}
+                     "order": a["order"], "ulp": op.contract().get("ulp", 0.0), "axis": a.get("axis")}
         else:
             raise AnalysisError(f"{NAME}: {op.name} (op {i} of @main) is not an op of the fp stage")
         attrs["shape"] = spec.shape_of(op.result)
@@ -454,6 +551,10 @@ def apply(leaf: Leaf, name: str, xs: list[Value], a: dict, where: str) -> Value:
                                 a["order"], where)
     if name in ("add", "sub"):
         return leaf.add(xs[0], xs[1], 1.0 if name == "add" else -1.0, shape, fmt, acc, rounding, where)
+    if name == "softmax" and a["axis"] in (-1, len(shape) - 1):
+        return leaf.softmax(xs[0], a["ulp"], fmt, acc, rounding, where)
+    if name in SMOOTH:
+        return leaf.smooth(xs[0], name, a["ulp"], fmt, acc, rounding, where)
     if name == "relu":  # exact, but stored into a coarser format than its operand's it rounds
         y = leaf.relu(xs[0], xs[0].fmt, where)
         return y if contains(fmt, y.fmt) else leaf.store(y, fmt, y.fmt, rounding, where)

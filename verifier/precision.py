@@ -15,14 +15,42 @@ import re
 
 import numpy as np
 from vnnc.verifier.check import Reject
-from vnnc.verifier.mlir import Op, parse
+from vnnc.verifier.mlir import Op, Typed, parse
 
 ELEMENT_FORMATS = {"f64": "f64", "f32": "f32", "f16": "f16", "bf16": "bf16",
                    "f8E4M3FN": "fp8-e4m3fn", "f8E5M2": "fp8-e5m2"}
 FORMATS = {"f64": (11, 52), "f32": (8, 23), "f16": (5, 10), "bf16": (8, 7), "fp8-e5m2": (5, 2),
            "fp8-e4m3fn": (4, 3), "fp8-e4m3fn-sat": (4, 3)}
 ROUNDINGS = ("nearest", "zero", "up", "down")
-FP_PROPS = ("rounding", "acc", "order")
+FP_PROPS = ("rounding", "acc", "order", "ulp", "libm")
+
+# A tested assumption (TRUST.md), the checker's own copy of the measurement: each libm
+# function's largest error in ulps of its format at the exact result, by rounding mode
+# (nearest, zero, up, down); `.venv/bin/python benchmarks/ulp_contracts.py --jobs 1`,
+# float32 functions on every input, double functions sampled (benchmarks/README.md).
+ULPS = {"expf": (0.5017, 1.1203, 2.0001, 1.1203), "logf": (0.8178, 1.3171, 1.3189, 1.3171),
+        "tanhf": (2.1887, 3.1445, 3.0001, 2.8872), "erff": (0.968, 1.432, 2.0101, 1.5131), "sqrtf": (0.5001, 1.0001, 1.0001, 1.0001),
+        "exp": (0.51, 1.25, 1.02, 1.25), "log": (0.52, 1.04, 1.04, 1.03), "tanh": (2.12, 3.06, 2.85, 2.82),
+        "erf": (0.51, 1.01, 1.01, 1.01), "sqrt": (0.51, 1.01, 1.01, 1.01)}
+LIBM = {"exp": "exp", "log": "log", "sqrt": "sqrt", "tanh": "tanh", "erf": "erf", "sigmoid": "exp",
+        "softmax": "exp", "log_softmax": "exp,log", "layernorm": "sqrt", "batchnorm": "sqrt",
+        "cross_entropy": "exp,log"}  # the functions each op's kernel calls (double names)
+
+
+def contract(op: Op) -> float:
+    """The ulp contract an fp op must carry for the libm functions its kernel calls (0.0: none);
+    it must name them, for its accumulation format, and promise no less than ULPS."""
+    p, name = op.props, op.name.removeprefix("fp.")
+    names = LIBM.get(name, "") if name != "gelu" else "tanh" if p.get("approximate") == "tanh" else "erf"
+    names = [n + "f" * (p.get("acc") == "f32") for n in names.split(",") if n]
+    if not names and not {"ulp", "libm"} & set(p):
+        return 0.0
+    ulp = p["ulp"].value if isinstance(p.get("ulp"), Typed) and p["ulp"].type.elem == "f64" else None
+    if not names or p.get("libm") != ",".join(names) or type(ulp) is not float or p.get("rounding") not in \
+            ROUNDINGS or not ulp >= max(ULPS[n][ROUNDINGS.index(p["rounding"])] for n in names):
+        raise Reject(f"{op.name}: its error contract must name libm = {','.join(names) or 'nothing'} "
+                     "and an ulp no smaller than the measured one")
+    return ulp
 
 
 def format_bits(name: str) -> tuple[int, int, str]:
@@ -107,6 +135,7 @@ def check(source: str, target: str, witness: dict) -> None:
         mode, acc = top.props.get("rounding"), top.props.get("acc")
         if mode not in ROUNDINGS or acc not in ("f32", "f64") or top.props.get("order") != "sequential":
             raise Reject(f"{twin}: bad rounding, accumulation or order")
+        contract(top)
         if {k: v for k, v in top.props.items() if k not in FP_PROPS} != sop.props:
             raise Reject(f"{twin}: attributes differ from {sop.name}'s")
         out = top.result_types[0]

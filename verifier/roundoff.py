@@ -17,8 +17,8 @@ from vnnc.verifier.check import Reject, sha256
 from vnnc.verifier.interval import ETA, center_radius, down, gamma, matmul_enclose, up
 from vnnc.verifier.mlir import parse
 from vnnc.verifier.params import param_sha256, read
-from vnnc.verifier.precision import format_bits, format_of, round_to
-from vnnc.verifier.semantics import main_function
+from vnnc.verifier.precision import contract, format_bits, format_of, round_to
+from vnnc.verifier.semantics import main_function, plain_attrs
 
 
 def limits(fmt: str, mode: str) -> tuple[float, float, float]:
@@ -169,6 +169,80 @@ class Leaf:
         return [x[0], val, self.fresh(err, rad, 1), fmt, False]
 
 
+    def smooth(self, x, name, ulps, fmt, acc, mode):
+        """y = f(x), f increasing. Its real value f(v) = lam v + g(v): g = f - lam v does not fall
+        on [lo, hi] where f' >= lam. Its error f(x^) - f(v) = f'(xi) e, xi in the hull of v's and
+        x^'s enclosures (mean value theorem), f'(xi) in [dm - dr, dm + dr]. The kernel's own: its
+        libm call within `ulps` ulps of acc, ulp(y) <= 2^-m |y| + 2^(emin-m); for sigmoid,
+        1 / (1 + exp(-x)): exp by its contract is relative rho to 1 + E, then + and / by u each."""
+        f, df, peak = SMOOTH[name]
+        (lo, hi), (clo, chi), (elo, ehi) = x[1].bounds(), enclosure(x), x[2].bounds()
+        with np.errstate(over="ignore", divide="ignore"):
+            lam = np.maximum(np.minimum(near(df(lo))[0], near(df(hi))[0]), 0.0)  # f' is unimodal
+            mid, rad = center_radius(down(near(f(lo))[0] - up(lam * lo)), up(near(f(hi))[1] - down(lam * hi)))
+            a, b = np.minimum(lo, clo), np.maximum(hi, chi)
+            dm, dr = center_radius(np.maximum(np.minimum(near(df(a))[0], near(df(b))[0]), 0.0),
+                                   near(df(np.clip(peak, a, b)))[1])
+            top = np.maximum(np.abs(near(f(clo))[0]), near(f(chi))[1])  # >= |f(x^)|
+            big_e = near(np.exp(-clo))[1]
+        e, m, _ = format_bits(acc)
+        rel, floor = 2.0**-m, 2.0 ** (2 - 2 ** (e - 1) - m)
+        arith = up(ulps * up(up(rel * top) + floor))
+        if name == "sigmoid":
+            u, eta, big = limits(acc, mode)
+            if not float(np.max(big_e, initial=0.0)) <= big / 2:
+                raise Reject(f"exp(-x) in a sigmoid may overflow {acc} over the input box")
+            rho = up(ulps * up(rel + floor))
+            arith = up(up(up(up((1 + u) / down(down(1 - rho) * (1 - u))) - 1) * top) + eta)
+        val = self.fresh(x[1].scale(lam).plus(Form(mid)), rad, 0)
+        err = self.fresh(x[2].scale(dm), up(dr * np.maximum(np.abs(elo), np.abs(ehi))), 1)
+        return self.store([x[0], val, err, acc, False], fmt, acc, mode, arith)
+
+    def softmax(self, x, ulps, fmt, acc, mode):
+        """Rows of n along the last axis. Range: s_i in [1/(1 + sum_{j!=i} e^(hi_j - lo_i)),
+        1/(1 + sum_{j!=i} e^(lo_j - hi_i))]. Propagated: sum_k |ds_i/dx_k| |e_k| <=
+        s_i (|e_i| + max_k |e_k|), s_i at most H_i over the hull. Kernel (exp(x^_j - m) by the
+        contract, x^_j - m within |x^_j - m| u: relative r1; the sum of n terms >= 1 by gamma_n;
+        the division by u): |y_i - s_i(x^)| <= rel s_i + (c 2^(emin-m) (1 + u) / (1 - G) + eta)."""
+        n = x[0][-1]
+        (lo, hi), (clo, chi) = ([b.reshape(-1, n) for b in f] for f in (x[1].bounds(), enclosure(x)))
+        e = np.maximum(*np.abs(x[2].bounds())).reshape(-1, n)
+        s_lo, s_hi = softmax_range(lo, hi)
+        hull = softmax_range(np.minimum(lo, clo), np.maximum(hi, chi))[1]
+        u, eta, _ = limits(acc, mode)
+        m, floor, g = format_bits(acc)[1], 2.0 ** (2 - 2 ** (format_bits(acc)[0] - 1) - format_bits(acc)[1]), gamma_u(n, u)
+        span = up(chi.max(axis=1, keepdims=True) - clo.min(axis=1, keepdims=True))  # >= |x^_j - m|
+        r1 = up(up(near(np.exp(up(span * u)))[1] * up(1 + ulps * 2.0**-m)) - 1)
+        big_g = up(up(up((1 + r1) * (1 + g)) - 1) + up(n * ulps * floor * (1 + g)))
+        rel = up(up(up((1 + r1) * (1 + u)) / down(1 - big_g)) - 1)
+        arith = up(up(rel * softmax_range(clo, chi)[1]) + up(up(up(ulps * floor * (1 + u)) / down(1 - big_g)) + eta))
+        mid, rad = center_radius(s_lo.reshape(-1), s_hi.reshape(-1))
+        err = self.fresh(Form(np.zeros(mid.size)), up(hull * up(e + e.max(axis=1, keepdims=True))).reshape(-1), 1)
+        return self.store([x[0], self.fresh(Form(mid), rad, 0), err, acc, False], fmt, acc, mode, arith.reshape(-1))
+
+
+def softmax_range(lo, hi):
+    """Bounds of softmax over rows of the box [lo, hi] (float64 sums of n terms by gamma_2n)."""
+    off, g = ~np.eye(lo.shape[1], dtype=bool), 1 + gamma(2 * lo.shape[1])
+    with np.errstate(over="ignore"):
+        big = np.where(off, near(np.exp(up(hi[:, None, :] - lo[:, :, None])))[1], 0.0).sum(axis=2)
+        small = np.where(off, np.maximum(near(np.exp(down(lo[:, None, :] - hi[:, :, None])))[0], 0.0), 0.0).sum(axis=2)
+    return down(1 / up(1 + up(big * g))), up(1 / down(1 + down(small / g)))
+
+
+# f, f' and where f' peaks, for the increasing functions the analysis follows through
+SMOOTH = {"tanh": (np.tanh, lambda x: 1 / np.cosh(x) ** 2, 0.0), "exp": (np.exp, np.exp, np.inf),
+          "sigmoid": (lambda x: 1 / (1 + np.exp(-x)), lambda x: 1 / ((1 + np.exp(-x)) * (1 + np.exp(x))), 0.0)}
+
+
+def near(y):
+    """Bounds of the exact value numpy's float64 `y` approximates (its tanh, exp, cosh are not
+    correctly rounded; a few float64 operations on them): 2^-40 relative plus 2^-1022."""
+    y = np.minimum(y, np.finfo(np.float64).max)  # an overflow to inf: the exact value is above
+    slack = up(up(np.abs(y) * 2.0**-40) + 2.0**-1022)
+    return down(y - slack), up(y + slack)
+
+
 def sequential(x, w_hat, b, u, eta):
     """s = 0; s += x_k w_k (k = 1..n); s + b: the i-th addition errs by u |t_i|, its exact sum
     t_i within gamma_n P of T_i = sum_{k<=i} x_k w_k (interval partial sums over the box),
@@ -200,6 +274,7 @@ def run_leaf(block, params, lo, hi, rules) -> tuple[dict, list]:
                 raise Reject("a leaf holds more relu rules than the stage has relu ops")
             return values, xs[0]
         shape, p, fmt = op.result_types[0].shape, op.props, format_of(op.result_types[0].elem)
+        ulps = contract(op)  # the libm error contract, checked against the checker's own table
         if op.name in ("spec.param", "spec.constant"):
             w = params[p["name"]] if op.name == "spec.param" else p["value"].values
             if op.name == "spec.param" and param_sha256(w) != p["sha256"]:
@@ -232,6 +307,10 @@ def run_leaf(block, params, lo, hi, rules) -> tuple[dict, list]:
         elif name == "relu":  # exact, but stored into a coarser format than its operand's it rounds
             v = leaf.relu(xs[0], xs[0][3])
             v = v if within(fmt, v[3]) else leaf.store(v, fmt, v[3], p["rounding"])
+        elif name == "softmax" and plain_attrs(op)["axis"] in (-1, len(shape) - 1):
+            v = leaf.softmax(xs[0], ulps, fmt, p["acc"], p["rounding"])
+        elif name in SMOOTH:
+            v = leaf.smooth(xs[0], name, ulps, fmt, p["acc"], p["rounding"])
         else:
             raise Reject(f"{op.name} (op {i} of @main) has no error analysis")
         env[op.results[0]] = v

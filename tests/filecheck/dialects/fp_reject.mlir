@@ -37,3 +37,35 @@ func.func @shape(%x: tensor<2x4xbf16>, %w: tensor<3x5xbf16>) -> tensor<2x3xbf16>
   func.return %y : tensor<2x3xbf16>
 }
 // CHECK: fp.linear: input features 4 do not match weight [3, 5]
+
+// -----
+
+func.func @no_contract(%x: tensor<2xbf16>) -> tensor<2xbf16> {
+  %y = fp.tanh %x : (tensor<2xbf16>) -> tensor<2xbf16>
+  func.return %y : tensor<2xbf16>
+}
+// CHECK: fp.tanh: its kernel calls tanhf: it must carry libm = "tanhf" and ulp >= 2.1887 (the measured error contract)
+
+// -----
+
+func.func @contract_too_small(%x: tensor<2xbf16>) -> tensor<2xbf16> {
+  %y = fp.exp %x {libm = "expf", ulp = 0.5 : f64} : (tensor<2xbf16>) -> tensor<2xbf16>
+  func.return %y : tensor<2xbf16>
+}
+// CHECK: fp.exp: its kernel calls expf: it must carry libm = "expf" and ulp >= 0.5017
+
+// -----
+
+func.func @contract_of_f64(%x: tensor<2xbf16>) -> tensor<2xbf16> {
+  %y = fp.exp %x {acc = "f64", libm = "expf", ulp = 0.6 : f64} : (tensor<2xbf16>) -> tensor<2xbf16>
+  func.return %y : tensor<2xbf16>
+}
+// CHECK: fp.exp: its kernel calls exp: it must carry libm = "exp"
+
+// -----
+
+func.func @contract_without_libm(%x: tensor<2xbf16>) -> tensor<2xbf16> {
+  %y = fp.relu %x {ulp = 1.0 : f64} : (tensor<2xbf16>) -> tensor<2xbf16>
+  func.return %y : tensor<2xbf16>
+}
+// CHECK: fp.relu: its kernel calls no libm function: no ulp contract

@@ -23,3 +23,10 @@ func.func @main(%x: tensor<2x4xf32>, %w: tensor<3x4xf32>) -> tensor<2x3xf32> {
 // CHECK-NEXT: fp.round %{{.*}} {format = "e5m6", rounding = "zero"} : (tensor<2x3xf8E4M3FN>) -> tensor<2x3x!fp.float<"e5m6">>
 // CHECK-NEXT: fp.round %{{.*}} {format = "fp8-e4m3fn-sat"}
 // CHECK-NEXT: fp.round %{{.*}} {format = "f32"}
+
+// A transcendental op's ulp contract round-trips with it.
+func.func @contract(%x: tensor<2xbf16>) -> tensor<2xbf16> {
+  %y = fp.tanh %x {libm = "tanhf", ulp = 2.5 : f64} : (tensor<2xbf16>) -> tensor<2xbf16>
+  func.return %y : tensor<2xbf16>
+}
+// CHECK: fp.tanh %{{.*}} {libm = "tanhf", ulp = 2.500000e+00 : f64} : (tensor<2xbf16>) -> tensor<2xbf16>
