@@ -173,11 +173,11 @@ def _float32_sound(root: Path, spec: str, params: bytes, widened: str) -> None:
         raise Reject("float32/: not every op of the fp stage is f32, round to nearest")
     sizes = robust.network(spec, read(params))[1]
     original = _read(root, "float32/property_original.vnnlib", "original property").decode()
-    boxes, raised = (vnnlib.regions(t, sizes[0], sizes[-1]) for t in (original, widened))
-    if [(lo, hi, list(map(len, cs))) for lo, hi, cs in boxes] != \
-            [(lo, hi, list(map(len, cs))) for lo, hi, cs in raised]:
+    boxes, raised = ([(lo, hi, cs, list(map(len, cs))) for lo, hi, cs in vnnlib.regions(t, sizes[0], sizes[-1])]
+                     for t in (original, widened))
+    if [(lo, hi, n) for lo, hi, _, n in boxes] != [(lo, hi, n) for lo, hi, _, n in raised]:
         raise Reject("float32/: the widened property has other boxes or constraints than the original")
-    for i, ((lo, hi, conjs), (_, _, wide)) in enumerate(zip(boxes, raised)):
+    for i, ((lo, hi, conjs, _), (_, _, wide, _)) in enumerate(zip(boxes, raised)):
         box = _read(root, f"float32/input_box_{i}.npz", "box")
         w = load_json(_read(root, f"float32/roundoff_{i}.json", "roundoff witness"))
         if not (verdict := check(fp, fp, w, {"box": box, "params": params})):  # box read there too

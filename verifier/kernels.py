@@ -233,18 +233,14 @@ def matmul(k: Nest, name, ins, out, a):
     if k.block != (1, 1):
         (m, n_k), (_, n), (ri, w) = sa, sb, k.block
 
-        def block(ivs):
-            outs = [(aff([(ri, ivs[0])], r), aff([(w, ivs[1])], c)) for r in range(ri) for c in range(w)]
-            sums = dots(k, n_k, [(lambda kv, i=i: (0, [i, kv]), lambda kv, j=j: (1, [kv, j])) for i, j in outs])
-            for (i, j), acc in zip(outs, sums):
+        def outputs(ij):  # the outputs [(i, j)...] summed in one reduction, then stored
+            sums = dots(k, n_k, [(lambda kv, i=i: (0, [i, kv]), lambda kv, j=j: (1, [kv, j])) for i, j in ij])
+            for (i, j), acc in zip(ij, sums):
                 k.store(acc, [i, j])
 
-        def tail(ivs):
-            j = aff([(1, ivs[1])], n - n % w)
-            k.store(dots(k, n_k, [(lambda kv: (0, [ivs[0], kv]), lambda kv: (1, [kv, j]))])[0], [ivs[0], j])
-
-        k.nest([m // ri, n // w], block)
-        return k.nest([m, n % w], tail) if n % w else None
+        k.nest([m // ri, n // w], lambda v: outputs([(aff([(ri, v[0])], r), aff([(w, v[1])], c))
+                                                     for r in range(ri) for c in range(w)]))
+        return k.nest([m, n % w], lambda v: outputs([(v[0], aff([(1, v[1])], n - n % w))])) if n % w else None
     a2 = (1, *sa) if len(sa) == 1 else sa
     b2 = (*sb, 1) if len(sb) == 1 else sb
     rank = max(len(a2), len(b2)) - 2
