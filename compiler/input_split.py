@@ -50,6 +50,8 @@ def input_split(net, region: Region, deadline: float, log, alpha_steps: int = 0,
     search, done = _LeafSearch(net, region, deadline), 0
     # open boxes to split: id, lo, hi, g_0 of the closest constraint's linear bound
     ids, los, his, gws = [], [], [], []
+    if time.perf_counter() > deadline:
+        return Outcome("unknown", note="time limit reached (0 leaves refuted, 1 open)")
     bid, lo, hi = [0], lo0[None], hi0[None]
     bounds, gap, g0 = _evaluate(net, obj, lo, hi)
     while True:
