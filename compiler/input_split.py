@@ -4,9 +4,10 @@ A box is halved along one of its four most promising inputs (those whose width c
 most: |g_0,i| (hi_i - lo_i) for the linear bound g_0 . x + const of its closest constraint,
 weighted by the input's remaining relative width): both halves of every candidate are
 bounded by CROWN and the candidate whose halves are together closest to refuted wins. That
-pays where each conjunction is one constraint (ACAS Xu prop 1); with several (props 2-4)
-the trial halves chose badly (1_1 prop 2 and 2_1 prop 3 not decided in 116 s, against 1,005
-and 112 leaves with the first candidate alone), so there the first candidate is taken. Boxes are
+pays where the region has a single constraint (ACAS Xu prop 1); with several (props 2-10)
+the trial halves chose badly (1_1 prop 2, 2_1 prop 3 and 1_1 prop 5 not decided in 116 s,
+against 1,005, 112 and 840 leaves with the first candidate alone), so there the first
+candidate is taken. Boxes are
 bounded in large batches by CROWN, then alpha-CROWN; PGD runs inside the unrefuted boxes
 whose bounds are least, so that a counterexample in a sliver of the box is found early.
 (Measured on ACAS Xu prop 1, leaves with one / three / four / five candidates: 4_7 71,992 /
@@ -39,8 +40,8 @@ def input_split(net, region: Region, deadline: float, log, alpha_steps: int = 0,
     """Branch and bound over input splits of the region's box. Each unrefuted box is halved
     along the best of its `trials` most promising inputs (by `_candidates`): both halves of
     every candidate are bounded by CROWN and the best pair by `_pair_value` wins (its halves'
-    bounds are then used as they are). By default four candidates when every conjunction is
-    one constraint, else one (the first candidate: no trial halves)."""
+    bounds are then used as they are). By default four candidates when the region has a single
+    constraint, else one (the first candidate: no trial halves)."""
     L = net.depth
     obj = Objective(net, region)
     tree = Tree()
@@ -51,7 +52,7 @@ def input_split(net, region: Region, deadline: float, log, alpha_steps: int = 0,
     if any(len(c) == 0 for c in region.conjunctions):
         return Outcome("unknown", note="a conjunction without output constraints: the box is unsafe")
     if trials is None:
-        trials = 4 if all(len(c) == 1 for c in region.conjunctions) else 1
+        trials = 4 if obj.R == 1 else 1
     t0 = last = time.perf_counter()
     search, done = _LeafSearch(net, region, deadline), 0
     # open boxes to split: id, lo, hi, g_0 of the closest constraint's linear bound
@@ -174,7 +175,8 @@ def _candidates(hi0, lo0, lo, hi, gw, trials: int) -> np.ndarray:
     chosen less. (Measured on ACAS Xu with one candidate: 1_1 prop 3 holds with 1,278 leaves
     instead of >60,000 unweighted, 2_1 prop 3 with 112 instead of >28,000; benchmarks/README.md.)"""
     width = hi - lo
-    score = np.abs(gw) * width * np.sqrt(width / (hi0 - lo0))
+    rel = np.divide(width, hi0 - lo0, out=np.zeros_like(width), where=hi0 > lo0)  # a fixed input: 0
+    score = np.abs(gw) * width * np.sqrt(rel)
     return np.argsort(-score, axis=1, kind="stable")[:, :min(trials, lo.shape[1])]
 
 
