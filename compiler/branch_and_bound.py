@@ -5,10 +5,9 @@ tree refutes every conjunction: some constraint c . y <= d of the conjunction ha
 bound of c . y above d over the leaf. Two ways to split, both stored as the checker reads
 them (docs/WITNESS.md §8):
 
-- input splits (few inputs, ACAS Xu; `vnnc.input_split`): a box is halved along the input whose width costs
-  its bound most (|g_0,i| (hi_i - lo_i) for the linear bound g_0 . x + const of its closest
-  constraint, weighted by the input's remaining relative width); leaves are bounded in
-  large batches by CROWN, then alpha-CROWN;
+- input splits (few inputs, ACAS Xu): a box is halved along an input chosen by the widths'
+  cost to its linear bound, the halves bounded in large batches by CROWN, then
+  alpha-CROWN (`vnnc.input_split`, whose docstring gives the rule);
 - ReLU splits (many inputs, MNIST): an unstable neuron's phase is fixed (z <= 0 | z >= 0),
   chosen by a BaBSR-style score (the intercept of its upper relaxation times its
   multiplier) filtered by the children's actual bounds (FSB, De Palma et al. 2021); the
