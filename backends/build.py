@@ -40,3 +40,31 @@ def build_shared(source: Path, output: Path, portable: bool = False) -> list[str
     if proc.returncode != 0:
         raise BuildError(f"C compiler failed ({' '.join(cmd)}):\n{proc.stderr.strip()[:2000]}")
     return cmd
+
+
+CUDA_FLAGS = ["-O3", "-fmad=false", "-prec-div=true", "-prec-sqrt=true", "-ftz=false",
+              "-gencode", "arch=compute_90,code=sm_90", "-gencode", "arch=compute_90,code=compute_90",
+              "-Xcompiler", "-fPIC", "-shared"]
+"""nvcc for CUDA sources: no FMA contraction (-fmad=false), IEEE division and square root,
+no flush to zero, never --use_fast_math; code for sm_90 (H100) and PTX for compute_90 (newer
+GPUs compile it at load time). The CUDA runtime is linked statically (nvcc's default), so the
+library needs only the driver (libcuda) on the GPU host."""
+
+
+def nvcc() -> str:
+    found = os.environ.get("NVCC") or shutil.which("nvcc")
+    if not found:
+        raise BuildError("no CUDA compiler found: nvcc is not on PATH (set NVCC to its path)")
+    return found
+
+
+def build_cuda(source: Path, output: Path) -> list[str]:
+    """Compile a CUDA `source` into the shared library `output`; returns the command line."""
+    cmd = [nvcc(), *CUDA_FLAGS, "-o", str(output), str(source)]
+    try:
+        proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
+    except OSError as e:
+        raise BuildError(f"cannot run nvcc ({cmd[0]}): {e.strerror}") from None
+    if proc.returncode != 0:
+        raise BuildError(f"nvcc failed ({' '.join(cmd)}):\n{proc.stderr.strip()[:2000]}")
+    return cmd

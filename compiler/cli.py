@@ -1,7 +1,7 @@
 """vnnc: compile a model into a bundle, run it, look inside it.
 
-    vnnc compile MODEL [-o DIR] [--force] [--batch N] [--portable]
-                       [--emit spec|loops|c] [--print-ir-after-all]
+    vnnc compile MODEL [-o DIR] [--force] [--batch N] [--portable] [--target c|cuda]
+                       [--emit spec|loops|c|cuda] [--print-ir-after-all]
     vnnc run DIR --input X.npy [--input NAME=PATH ...] [--output Y.npy|Y.npz]
     vnnc inspect DIR [--stage NAME]
     vnnc train MODEL --data DATA --loss mse|cross-entropy [--optimizer ...] -o OUT
@@ -56,6 +56,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
     precision = {k: v for k, v in (("precision", args.precision), ("accumulate", args.accumulate),
                                     ("rounding", args.rounding), ("config", args.precision_config))
                  if v is not None} or None
+    if args.emit == "c" and args.target == "cuda":
+        raise VnncError("--emit c prints the C target's source; use --emit cuda for --target cuda")
     if args.emit:
         sys.stdout.write(driver.emit(args.model, args.emit, batch=args.batch, precision=precision))
         return 0
@@ -63,9 +65,13 @@ def cmd_compile(args: argparse.Namespace) -> int:
     bundle = driver.compile_model(
         args.model, out, force=args.force, batch=args.batch, portable=args.portable,
         precision=precision, print_ir_after_all=args.print_ir_after_all, input_box=args.input_box,
+        target=args.target,
     )
     m = bundle.manifest
     print(f"bundle: {bundle.path} (verified: every step checked and accepted)")
+    for row in m["tested"]:
+        if row["what"] == "cuda-library":
+            print(_cuda_line(row))
     for label, rows in (("inputs", m["inputs"]), ("outputs", m["outputs"])):
         print(f"{label}: " + ", ".join(_signature_entry(r) for r in rows))
     bound = m.get("certified_error_bound") or {}
@@ -90,7 +96,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     root = Path(args.bundle)
     if not root.is_dir():
         raise VnncError(f"{root}: not a directory")
-    rows = check_bundle(root, sample=not args.no_sample)
+    cuda = _bundle_target(root) == "cuda"
+    if cuda and not args.no_sample:  # the CUDA library is tested, never checked (TRUST.md)
+        from vnnc.backends.cuda import check_cuda_bundle
+
+        rows, row = check_cuda_bundle(root)
+        print(_cuda_line(row))
+        if row["passed"] is False:
+            return _fail(f"{root}: the CUDA library failed its sampled test")
+    else:
+        rows = check_bundle(root, sample=not args.no_sample and not cuda)
     width = max(len(r["stage"]) for r in rows)
     for r in rows:
         note = f"  {r['reason']}" if r["reason"] else ""
@@ -101,6 +116,23 @@ def cmd_check(args: argparse.Namespace) -> int:
                      f"(first: {bad[0]['stage']}: {bad[0]['reason']})")
     print(f"{root}: verified ({len(rows)} steps accepted)")
     return 0
+
+
+def _cuda_line(row: dict) -> str:
+    """The CUDA library's `tested` row, for people."""
+    result = {True: "passed", False: "FAILED", None: ""}[row["passed"]]
+    return "CUDA library (tested, not checked): " + ": ".join(x for x in (result, row.get("reason", "")) if x)
+
+
+def _bundle_target(root: Path) -> str:
+    """The manifest's target ("c" when absent or unreadable: the checker reports the rest)."""
+    import json
+
+    try:
+        target = json.loads((root / "manifest.json").read_text()).get("target", "c")
+    except (OSError, ValueError, AttributeError, RecursionError):
+        return "c"
+    return target if isinstance(target, str) else "c"
 
 
 # ---------------------------------------------------------------- verify
@@ -381,7 +413,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-box", metavar="BOX.npz",
                    help="certify an error bound of the compiled code against the real-valued model "
                         "over this input box (.npz with arrays lo and hi of the input's shape)")
-    p.add_argument("--emit", choices=("spec", "fp", "loops", "c"),
+    p.add_argument("--target", choices=("c", "cuda"), default="c",
+                   help="c (default: C built with cc) or cuda (CUDA built with nvcc; its run is "
+                        "tested on a GPU host, not checked)")
+    p.add_argument("--emit", choices=("spec", "fp", "loops", "c", "cuda"),
                    help="print that stage to stdout instead of building a bundle")
     p.add_argument("--print-ir-after-all", action="store_true",
                    help="print every stage (custom form) to stdout while compiling")

@@ -43,7 +43,8 @@ def pipeline_passes(precision: dict | None = None, autograd: bool = False) -> li
         passes.append(AssignPrecisionPass(**{k: str(v) for k, v in precision.items() if v is not None}))
     passes.append(LowerToLoopsPass())
     return passes
-EMIT_LEVELS = ("spec", "fp", "loops", "c")
+EMIT_LEVELS = ("spec", "fp", "loops", "c", "cuda")
+TARGETS = ("c", "cuda")
 
 
 def has_ad_op(module) -> bool:
@@ -134,6 +135,10 @@ def emit(model_path: str | Path, level: str, batch: int = 1, precision: dict | N
     if level not in EMIT_LEVELS:
         raise VnncError(f"unknown --emit level {level!r} (choose from {', '.join(EMIT_LEVELS)})")
     model = load_model(model_path, batch)
+    if level == "cuda":
+        from vnnc.model import signature
+
+        n_inputs = len(signature(model.module)[0])  # before the passes rewrite @main
     if level == "spec":
         return custom_text(model.module)
     # --emit fp without --precision: the fp stage of the default f32 choice
@@ -144,6 +149,13 @@ def emit(model_path: str | Path, level: str, batch: int = 1, precision: dict | N
     module = parse_module(stages[-1].text, "final stage")
     if level == "loops":
         return custom_text(module)
+    if level == "cuda":
+        from vnnc.backends.cuda import CudaPrintError, emit_cuda
+
+        try:
+            return emit_cuda(module, n_inputs)[0]
+        except CudaPrintError as e:
+            raise VnncError(f"{model_path}: {e}") from None
     from vnnc.backends.c import CPrintError, abi_source, emit_c
 
     try:
@@ -165,17 +177,21 @@ def compile_model(
     model=None,
     manifest_extra: dict | None = None,
     input_box: str | Path | None = None,
+    target: str = "c",
 ) -> Bundle:
     """Compile a model file into a bundle directory and return it. A `model` given (an
     in-memory Model, e.g. a training program built from the file) replaces the file's own;
     `manifest_extra` adds entries to the manifest. An `input_box` (.npz with arrays lo and
     hi of the input's shape) adds the error analysis and a certified error bound (with f32
-    as the default precision)."""
+    as the default precision). `target` "cuda" prints CUDA (backends/cuda.py) and builds it
+    with nvcc; the CUDA library's sampled run is tested (on a GPU host), not checked."""
     from vnnc.backends.build import BuildError, build_shared, flags
     from vnnc.backends.c import CPrintError, abi_source, emit_c
     from vnnc.frontend_mlir import parse_module
     from vnnc.model import signature
 
+    if target not in TARGETS:
+        raise VnncError(f"unknown target {target!r} (choose from {', '.join(TARGETS)})")
     model_path = Path(model_path)
     out = Path(out) if out is not None else Path("build") / model_path.name.split(".")[0]
     if out.exists() or out.is_symlink():
@@ -238,16 +254,28 @@ def compile_model(
         # the backend reads the final stage back from the bundle, not from memory
         final = (tmp / stage_rows[-1]["file"]).read_text()
         module = parse_module(final, stage_rows[-1]["file"])
+        source = "model.cu" if target == "cuda" else "model.c"
         try:
-            src, params = emit_c(module)
-        except CPrintError as e:
+            if target == "cuda":
+                from vnnc.backends.cuda import emit_cuda
+
+                code, header = emit_cuda(module, len(inputs))
+            else:
+                src, params = emit_c(module)
+                abi, header = abi_source(module, params)
+                code = src + abi
+        except CPrintError as e:  # CudaPrintError included
             raise VnncError(f"{model_path}: {e}") from None
-        abi, header = abi_source(module, params)
-        (tmp / "model.c").write_text(src + abi)
+        (tmp / source).write_text(code)
         (tmp / "model.h").write_text(header)
         t_cc = time.perf_counter()
         try:
-            cmd = build_shared(tmp / "model.c", tmp / "libmodel.so", portable)
+            if target == "cuda":
+                from vnnc.backends.build import CUDA_FLAGS, build_cuda
+
+                cmd, build_flags = build_cuda(tmp / source, tmp / "libmodel.so"), CUDA_FLAGS
+            else:
+                cmd, build_flags = build_shared(tmp / source, tmp / "libmodel.so", portable), flags(portable)
         except BuildError as e:
             raise VnncError(f"{model_path}: {e}") from None
         build_seconds = time.perf_counter() - t_cc
@@ -268,10 +296,11 @@ def compile_model(
             "params": {"file": "params.safetensors",
                        "sha256": hashlib.sha256((tmp / "params.safetensors").read_bytes()).hexdigest(),
                        "entries": {k: safetensors.param_sha256(v) for k, v in model.params.items()}},
-            "artifacts": {"library": "libmodel.so", "header": "model.h", "source": "model.c"},
+            "target": target,
+            "artifacts": {"library": "libmodel.so", "header": "model.h", "source": source},
             "artifact_sha256": {key: hashlib.sha256((tmp / f).read_bytes()).hexdigest() for key, f in
-                                (("library", "libmodel.so"), ("header", "model.h"), ("source", "model.c"))},
-            "build": {"command": " ".join(a if not a.startswith(str(tmp)) else Path(a).name for a in cmd), "flags": flags(portable),
+                                (("library", "libmodel.so"), ("header", "model.h"), ("source", source))},
+            "build": {"command": " ".join(a if not a.startswith(str(tmp)) else Path(a).name for a in cmd), "flags": build_flags,
                       "seconds": round(build_seconds, 3)},
             "compile_seconds": round(time.perf_counter() - t_start, 3),
             "tested": model.tested,
@@ -284,7 +313,13 @@ def compile_model(
         # the trusted checker re-reads the bundle's files, exactly as `vnnc check` does
         from vnnc.verifier.bundle import check_bundle
 
-        manifest["checks"] = check_bundle(tmp)
+        if target == "cuda":  # the library's sampled run goes under tested (TRUST.md)
+            from vnnc.backends.cuda import check_cuda_bundle
+
+            manifest["checks"], cuda_row = check_cuda_bundle(tmp)
+            manifest["tested"] = [*manifest["tested"], cuda_row]
+        else:
+            manifest["checks"] = check_bundle(tmp)
         manifest["verified"] = all(row["verdict"] == "accepted" for row in manifest["checks"])
         manifest["compile_seconds"] = round(time.perf_counter() - t_start, 3)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
@@ -298,6 +333,9 @@ def compile_model(
     if rejected:
         reasons = "; ".join(f"{r['stage']}: {r['reason']}" for r in rejected)
         raise VnncError(f"{out}: written but NOT verified: the checker rejected {reasons}")
+    if any(row.get("what") == "cuda-library" and row["passed"] is False for row in manifest["tested"]):
+        raise VnncError(f"{out}: written and checked, but the CUDA library failed its sampled test: "
+                        f"{manifest['tested'][-1].get('reason', '')}")
     return bundle
 
 
