@@ -423,6 +423,14 @@ def test_cuda_bundle_is_checked_and_its_run_tested(tmp_path):
     proc = run_cli("check", str(bundle.path))
     assert proc.returncode == 0, proc.stderr
     assert "CUDA library (tested, not checked)" in proc.stdout
+    # the manifest against the schema of docs/BUNDLE.md, with the validator of test_bundle_layout
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("layout", Path(__file__).with_name("test_bundle_layout.py"))
+    layout = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(layout)
+    sch = layout.schema()
+    assert layout.validate(m, sch, sch) == []
 
 
 @needs_nvcc

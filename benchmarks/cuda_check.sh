@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The CUDA backend on a GPU host, run once from the repository root:
+#     bash benchmarks/cuda_check.sh
+# The host has python3 with numpy, onnx, onnxruntime, pytest, hypothesis, mpmath and torch, but
+# not xdsl: its wheels (and lit, filecheck, immutabledict, ordered-set) are in .whl/. This
+# installs them and vnnc into /tmp/site without the network, runs tests/e2e/test_cuda.py (its
+# GPU tests included) and the latency table of benchmarks/cuda_check.py. Logs go to $OUT when
+# set (else to /tmp/vnnc-cuda-check). Meant to take under 4 minutes.
+set -u
+LOG_DIR="${OUT:-/tmp/vnnc-cuda-check}"
+mkdir -p "$LOG_DIR"
+exec > >(tee "$LOG_DIR/cuda_check.log") 2>&1
+START=$(date +%s)
+step() { echo; echo "=== $* ($(( $(date +%s) - START )) s)"; }
+
+step "host"
+nvidia-smi -L || echo "nvidia-smi -L failed: no GPU tests will run"
+command -v nvcc >/dev/null || export PATH="$PATH:/usr/local/cuda/bin"
+nvcc --version | tail -2 || echo "nvcc not found"
+python3 --version
+
+step "install xdsl and friends from .whl/, then vnnc, into /tmp/site"
+python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
+if ! python3 -m pip install -q --no-index --no-deps --no-build-isolation --target /tmp/site .; then
+  # no setuptools for the build: lay the packages out as pyproject.toml maps them
+  echo "pip could not build vnnc; copying its packages into /tmp/site/vnnc"
+  mkdir -p /tmp/site && rm -rf /tmp/site/vnnc && cp -r compiler /tmp/site/vnnc
+  for p in dialects passes backends verifier; do cp -r "$p" "/tmp/site/vnnc/$p"; done
+fi
+export PYTHONPATH=/tmp/site
+python3 -c "import xdsl, vnnc, vnnc.backends.cuda as c; print('vnnc', vnnc.__version__, 'gpu:', c.gpu_present())" \
+  || { echo "vnnc does not import"; exit 1; }
+
+step "pytest tests/e2e/test_cuda.py"
+python3 -m pytest -q -p no:cacheprovider tests/e2e/test_cuda.py -rs 2>&1 | tail -40
+TESTS=${PIPESTATUS[0]}
+
+step "latency: vnnc CUDA vs torch CUDA eager"
+timeout 150 python3 benchmarks/cuda_check.py --repeats 200 --out "$LOG_DIR"
+BENCH=$?
+
+step "done: pytest exit $TESTS, benchmark exit $BENCH"
+[ "$TESTS" -eq 0 ] && [ "$BENCH" -eq 0 ]
