@@ -541,5 +541,11 @@ class Bundle:
         try:
             outs = self.runner().run(*xs)
         except RunError as e:
-            raise VnncError(f"{self.path}: {e}") from None
+            reason = str(e)
+            if self.manifest.get("target") == "cuda" and self._runner is not None:  # say which CUDA error
+                import ctypes
+
+                self._runner.lib.vnnc_model_last_error.restype = ctypes.c_char_p
+                reason = f"the CUDA library failed: {self._runner.lib.vnnc_model_last_error().decode()}"
+            raise VnncError(f"{self.path}: {reason}") from None
         return outs[0] if len(outs) == 1 else outs

@@ -41,9 +41,10 @@ needs_nvcc = pytest.mark.skipif(NVCC is None, reason="nvcc is not installed (CUD
 needs_cxx = pytest.mark.skipif(CXX is None, reason="no C++ compiler for the CPU emulation of the CUDA source")
 needs_gpu = pytest.mark.skipif(not GPU, reason="no GPU: `nvidia-smi -L` does not list one")
 
+SOFTMAX_W = np.random.default_rng(4).uniform(-1, 1, (10, 10)).astype(np.float32)
 SOFTMAX = """builtin.module {
   func.func @main(%x: tensor<4x10xf32> {vnnc.name = "x"}) -> (tensor<4x10xf32> {vnnc.name = "p"}) {
-    %w = spec.constant dense<0.25> : tensor<10x10xf32>
+    %w = spec.constant dense<WEIGHTS> : tensor<10x10xf32>
     %h = spec.linear %x, %w : (tensor<4x10xf32>, tensor<10x10xf32>) -> tensor<4x10xf32>
     %p = spec.softmax %h {axis = 1 : i64} : (tensor<4x10xf32>) -> tensor<4x10xf32>
     func.return %p : tensor<4x10xf32>
@@ -63,8 +64,17 @@ def loop_module(path: Path, precision: dict | None = None, batch: int = 1):
 @pytest.fixture(scope="module")
 def softmax_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("softmax") / "softmax.mlir"
-    path.write_text(SOFTMAX)
+    rows = ", ".join("[" + ", ".join(repr(float(v)) for v in row) + "]" for row in SOFTMAX_W)
+    path.write_text(SOFTMAX.replace("WEIGHTS", f"[{rows}]"))
     return path
+
+
+def mlp_at_batch(batch: int, tmp: Path) -> Path:
+    """examples/mlp.mlir with a batch of `batch` rows (its activations are tensor<1x...>)."""
+    text = (EXAMPLES / "mlp.mlir").read_text().replace("tensor<1x", f"tensor<{batch}x")
+    shutil.copy(EXAMPLES / "mlp.safetensors", tmp / "mlp.safetensors")
+    (tmp / f"mlp{batch}.mlir").write_text(text)
+    return tmp / f"mlp{batch}.mlir"
 
 
 MODELS = {  # name -> (file, precision)
@@ -316,14 +326,13 @@ for sample in range(3):
 """
 
 
-def compare_with_c(path: Path, precision: dict | None, tmp: Path, batch: int = 1) -> None:
+def compare_with_c(path: Path, precision: dict | None, tmp: Path) -> None:
     """Build the C library and the emulated CUDA library of one model and compare their
     outputs bit for bit, in a child process (a wrong kernel must fail the test, not crash it)."""
     import json
 
-    model = load_model(path, batch)
-    inputs, outputs = signature(model.module)
-    module, n_inputs, params = loop_module(path, precision, batch)
+    inputs, outputs = signature(load_model(path).module)
+    module, n_inputs, params = loop_module(path, precision)
     src, table = emit_c(module)
     (tmp / "model.c").write_text(src + abi_source(module, table)[0])
     build_shared(tmp / "model.c", tmp / "libc.so", portable=True)
@@ -341,7 +350,52 @@ def test_cuda_source_on_the_cpu_equals_the_c_backend_bit_for_bit(name, softmax_f
     """Same loop IR, same operations in the same order: the CUDA source run by the emulation
     (threads in reverse order) gives the C library's bits exactly (both use glibc's expf)."""
     path, precision = model_file(name, softmax_file)
-    compare_with_c(path, precision, tmp_path, batch=3 if name == "mlp" else 1)
+    if name == "mlp":  # several rows: the batch loop runs across threads too
+        path = mlp_at_batch(3, tmp_path)
+    compare_with_c(path, precision, tmp_path)
+
+
+@needs_cxx
+def test_gpu_path_of_the_driver_with_the_emulation_standing_in(monkeypatch, tmp_path):
+    """What a GPU host does at compile time, here with the emulated library in place of
+    nvcc's: the sampled run against the checker's reference becomes a passed `tested` row
+    (not a `checks` row), and the bundle runs through the unchanged ctypes runner."""
+    import vnnc.backends.build
+    import vnnc.backends.cuda
+
+    def build(source: Path, output: Path) -> list[str]:
+        out = tmp_path / "emulation"
+        out.mkdir(exist_ok=True)
+        shutil.copy(emulated_library(source.read_text(), out), output)
+        return ["emulated", str(source)]
+
+    monkeypatch.setattr(vnnc.backends.build, "build_cuda", build)
+    monkeypatch.setattr(vnnc.backends.cuda, "gpu_present", lambda: True)
+    path = mlp_at_batch(4, tmp_path)
+    g = vnnc.compile(path, out=tmp_path / "g", target="cuda")
+    c = vnnc.compile(path, out=tmp_path / "c")
+    (row,) = [r for r in g.manifest["tested"] if r["what"] == "cuda-library"]
+    assert row["passed"] is True and "library" not in [r["stage"] for r in g.manifest["checks"]]
+    x = np.random.default_rng(5).uniform(-1, 1, (4, 784)).astype(np.float32)
+    assert g.run(x).tobytes() == c.run(x).tobytes()
+
+
+@needs_cxx
+def test_a_wrong_cuda_library_fails_its_sampled_test(monkeypatch, tmp_path):
+    """The tested row can fail: a library whose ReLU is a minimum is an error of the compile."""
+    import vnnc.backends.build
+    import vnnc.backends.cuda
+    from vnnc.errors import VnncError
+
+    def build(source: Path, output: Path) -> list[str]:
+        wrong = source.read_text().replace("vnnc_maximumf(v", "vnnc_minimumf(v")
+        shutil.copy(emulated_library(wrong, tmp_path), output)
+        return ["emulated", str(source)]
+
+    monkeypatch.setattr(vnnc.backends.build, "build_cuda", build)
+    monkeypatch.setattr(vnnc.backends.cuda, "gpu_present", lambda: True)
+    with pytest.raises(VnncError, match="CUDA library failed its sampled test"):
+        vnnc.compile(EXAMPLES / "mlp.mlir", out=tmp_path / "g", target="cuda")
 
 
 # ---------------------------------------------------------------- errors
@@ -436,8 +490,6 @@ def test_cuda_bundle_is_checked_and_its_run_tested(tmp_path):
 @needs_nvcc
 @pytest.mark.skipif(GPU, reason="checks the error path of a host without a GPU")
 def test_without_a_gpu_the_library_reports_the_cuda_error(tmp_path):
-    import ctypes
-
     bundle = vnnc.compile(EXAMPLES / "mlp.mlir", out=tmp_path / "b", target="cuda")
     proc = subprocess.run([sys.executable, "-c", f"""
 import ctypes
@@ -447,9 +499,13 @@ zeros = (ctypes.c_float * 200704)()
 ptrs = (ctypes.c_void_p * 6)(*[ctypes.addressof(zeros)] * 6)
 print(lib.vnnc_model_bind_params(ptrs), lib.vnnc_model_last_error().decode())
 """], capture_output=True, text=True, check=False)
-    del ctypes
     code, _, message = proc.stdout.strip().partition(" ")
     assert proc.returncode == 0 and code == "2" and message, proc.stdout + proc.stderr
+    np.save(tmp_path / "x.npy", np.zeros((1, 784), np.float32))
+    proc = run_cli("run", str(bundle.path), "--input", str(tmp_path / "x.npy"))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line == f"vnnc: error: {bundle.path}: the CUDA library failed: {message}"
 
 
 # ---------------------------------------------------------------- on a GPU
@@ -460,9 +516,11 @@ print(lib.vnnc_model_bind_params(ptrs), lib.vnnc_model_last_error().decode())
 def test_gpu_equals_the_c_backend_bit_for_bit(name, batch, softmax_file, tmp_path):
     """f32 (and bf16-emulated) + - * / max without FMA, same order: identical bits."""
     path, precision = model_file(name, softmax_file)
-    kw = {"precision": precision, "batch": batch}
-    c = vnnc.compile(path, out=tmp_path / "c", **kw)
-    g = vnnc.compile(path, out=tmp_path / "g", target="cuda", **kw)
+    if batch > 1:
+        path = mlp_at_batch(batch, tmp_path)
+    c = vnnc.compile(path, out=tmp_path / "c", precision=precision)
+    g = vnnc.compile(path, out=tmp_path / "g", target="cuda", precision=precision)
+    assert c.inputs[0]["shape"][0] == batch
     (row,) = [r for r in g.manifest["tested"] if r["what"] == "cuda-library"]
     assert row["passed"] is True, row
     rng = np.random.default_rng(2)
@@ -480,7 +538,7 @@ def test_gpu_softmax_within_the_expf_difference(softmax_file, tmp_path):
     x = np.random.default_rng(3).uniform(-4, 4, (4, 10)).astype(np.float32)
     a, b = c.run(x), g.run(x)
     np.testing.assert_allclose(b, a, rtol=16 * 2.0**-24, atol=0)
-    ref = np.exp(x.astype(np.float64) @ np.full((10, 10), 0.25))
+    ref = np.exp(x.astype(np.float64) @ SOFTMAX_W.T.astype(np.float64))
     np.testing.assert_allclose(b, ref / ref.sum(axis=1, keepdims=True), rtol=1e-5)
 
 
