@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from vnnc.verifier import robust, vnnlib
-from vnnc.verifier.check import Accepted, Reject, Rejected, check, load_json, sha256
+from vnnc.verifier.check import Accepted, Reject, Rejected, check, guarded, load_json, sha256
 from vnnc.verifier.params import read
 from vnnc.verifier.sampled import check_library
 
@@ -70,56 +70,61 @@ def check_bundle(root: Path, sample: bool = True) -> list[dict]:
     """The rows of the bundle at `root`; a malformed bundle, or a checker bug, is a rejected
     `bundle` row, never an exception."""
     rows: list[dict] = []
-    try:
-        _check_bundle(root, sample, rows)
-    except Exception as e:  # noqa: BLE001 - a rejection, never a crash
-        error = Rejected(f"cannot check the bundle ({type(e).__name__}: {e})")
-        rows.append(_row("bundle", "manifest.json", error, time.perf_counter()))
+    t0, verdict = time.perf_counter(), guarded(_check_bundle, root, sample, rows, prefix="bundle: ")
+    if not verdict:  # the manifest's own row, which comes first when it is accepted
+        rows.append(_row("bundle", "manifest.json", verdict, t0))
     return rows
+
+
+def _timed(rows: list[dict], stage: str, witness: str, fn, *args) -> Accepted | Rejected:
+    """Runs the check fn(*args) (it raises Reject to reject) and appends its row."""
+    t0 = time.perf_counter()
+    rows.append(_row(stage, witness, verdict := guarded(fn, *args), t0))
+    return verdict
+
+
+def _accepted(verdict: Accepted | Rejected, what: str = "") -> None:
+    if not verdict:
+        raise Reject(f"{what}{verdict.reason}")
 
 
 def _check_bundle(root: Path, sample: bool, rows: list[dict]) -> None:
     t0 = time.perf_counter()
-    try:
-        manifest = load_json(_read(root, "manifest.json", "manifest"), "manifest")
-        if not isinstance(manifest, dict):
-            raise Reject("manifest is not a JSON object")
-        if manifest.get("format") == "vnnc-verify":
-            return _check_verify(root, manifest, rows, t0)
-        texts, params = check_files(root, manifest)
-    except Reject as e:
-        rows.append(_row("bundle", "manifest.json", Rejected(str(e)), t0))
-        return
+    manifest = load_json(_read(root, "manifest.json", "manifest"), "manifest")
+    if not isinstance(manifest, dict):
+        raise Reject("manifest is not a JSON object")
+    if manifest.get("format") == "vnnc-verify":
+        return _check_verify(root, manifest, rows, t0)
+    texts, params = check_files(root, manifest)
     rows.append(_row("bundle", "manifest.json", Accepted(), t0))
     names = list(texts)
     files = {w["stage"]: w.get("file") for w in manifest["witnesses"]}
+
+    def stage(i: int, name: str) -> None:
+        if files.get(name) is None:
+            raise Reject("no witness for this stage")
+        witness = load_json(_read(root, files[name], f"witness of {name}"))
+        _accepted(check(params if i == 0 else texts[names[i - 1]], texts[name], witness))
+        if i == 0:  # what `vnnc run` and the library row read
+            for key in ("inputs", "outputs"):
+                if manifest.get(key) != witness["claims"][key]:
+                    raise Reject(f"manifest: {key} differ from the checked spec stage's")
+        if i == len(names) - 1 and witness["kind"] != "loop-nests":
+            raise Reject(f"the last stage is checked by a {witness['kind']} witness, not loop-nests: "
+                         "the library is printed from it")
     for i, name in enumerate(names):
-        t0 = time.perf_counter()
-        try:
-            if files.get(name) is None:
-                raise Reject("no witness for this stage")
-            witness = load_json(_read(root, files[name], f"witness of {name}"))
-            verdict = check(params if i == 0 else texts[names[i - 1]], texts[name], witness)
-            if verdict and i == 0:  # what `vnnc run` and the library row read
-                for key in ("inputs", "outputs"):
-                    if manifest.get(key) != witness["claims"][key]:
-                        raise Reject(f"manifest: {key} differ from the checked spec stage's")
-            if verdict and i == len(names) - 1 and witness["kind"] != "loop-nests":
-                raise Reject(f"the last stage is checked by a {witness['kind']} witness, not loop-nests: "
-                             "the library is printed from it")
-        except Reject as e:
-            verdict = Rejected(str(e))
-        rows.append(_row(name, str(files.get(name) or ""), verdict, t0))
+        _timed(rows, name, str(files.get(name) or ""), stage, i, name)
     bound, certified = manifest.get("certified_error_bound"), None
     if isinstance(bound, dict) and bound.get("certified") is True:  # the roundoff witness of the fp stage
-        t0, fp = time.perf_counter(), [texts[s["name"]] for s in manifest["stages"] if s["pass"] == "assign-precision"]
-        try:
+        fp = [texts[s["name"]] for s in manifest["stages"] if s["pass"] == "assign-precision"] or [None]
+
+        def error_bound() -> None:
+            if fp[-1] is None:
+                raise Reject("no assign-precision stage")
             box, witness = _read(root, bound.get("input_box"), "box"), load_json(_read(root, bound.get("witness"), "w"))
-            verdict = check(fp[-1], fp[-1], witness, {"params": params, "box": box, "manifest": bound})
-        except (Reject, IndexError) as e:
-            verdict = Rejected(str(e) or "no assign-precision stage")
-        rows.append(_row("error-bound", str(bound.get("witness")), verdict, t0))
-        certified = (fp[-1], root / bound["input_box"], bound["abs"]) if verdict else None
+            _accepted(check(fp[-1], fp[-1], witness, {"params": params, "box": box, "manifest": bound}))
+        if _timed(rows, "error-bound", str(bound.get("witness")), error_bound):
+            certified = (fp[-1], root / bound["input_box"], bound["abs"])
     if sample:
         t0 = time.perf_counter()
         if all(row["verdict"] == "accepted" for row in rows):
@@ -141,22 +146,19 @@ def _check_verify(root: Path, manifest: dict, rows: list[dict], t0: float) -> No
         if sha256(data[key]) != manifest["sha256"].get(key):
             raise Reject(f"{key}: {files[key]} does not match its sha256 in the manifest")
     rows.append(_row("bundle", "manifest.json", Accepted(), t0))
-    t0, spec, cert = time.perf_counter(), data["spec"].decode(), load_json(data["certificate"], "certificate")
-    verdict = check(data["params"], spec, load_json(data["witness"]))
-    rows.append(_row("00-import", files["witness"], verdict, t0))
-    t0 = time.perf_counter()
-    if verdict and (not isinstance(cert, dict) or cert.get("verdict") != manifest.get("verdict")):
-        verdict = Rejected("the manifest's verdict is not the certificate's")
-    verdict = robust.check(spec, data["params"], data["property"], cert) if verdict else verdict
-    rows.append(_row(f"robustness ({manifest.get('verdict')})", files["certificate"], verdict, t0))
+    spec, cert = data["spec"].decode(), load_json(data["certificate"], "certificate")
+    imported = _timed(rows, "00-import", files["witness"],
+                      lambda: _accepted(check(data["params"], spec, load_json(data["witness"]))))
+
+    def robustness() -> None:
+        _accepted(imported)
+        if not isinstance(cert, dict) or cert.get("verdict") != manifest.get("verdict"):
+            raise Reject("the manifest's verdict is not the certificate's")
+        _accepted(robust.check(spec, data["params"], data["property"], cert))
+    _timed(rows, f"robustness ({manifest.get('verdict')})", files["certificate"], robustness)
     if "float32_sound" in manifest and isinstance(cert, dict) and cert.get("verdict") == "holds":
-        t0 = time.perf_counter()
-        try:
-            _float32_sound(root, spec, data["params"], data["property"].decode())
-            verdict = Accepted()
-        except Reject as e:
-            verdict = Rejected(str(e))
-        rows.append(_row("float32-sound", "float32/property_original.vnnlib", verdict, t0))
+        _timed(rows, "float32-sound", "float32/property_original.vnnlib", _float32_sound, root, spec,
+               data["params"], data["property"].decode())
 
 
 def _float32_sound(root: Path, spec: str, params: bytes, widened: str) -> None:
@@ -166,8 +168,7 @@ def _float32_sound(root: Path, spec: str, params: bytes, widened: str) -> None:
     over a box holding the property's box i: so the float32 program satisfies the original."""
     fp = _read(root, "float32/01-assign-precision.mlir", "float32 stage").decode()
     w = load_json(_read(root, "float32/01-assign-precision.json", "precision witness"))
-    if not (verdict := check(spec, fp, w)):
-        raise Reject(f"float32/: the precision witness is rejected ({verdict.reason})")
+    _accepted(check(spec, fp, w), "float32/: the precision witness is rejected: ")
     if any((c["format"], c["acc"], c["rounding"]) != ("f32", "f32", "nearest")
            for c in w["claims"]["ops"]):  # each checked against the stage (the default is not)
         raise Reject("float32/: not every op of the fp stage is f32, round to nearest")
@@ -180,8 +181,8 @@ def _float32_sound(root: Path, spec: str, params: bytes, widened: str) -> None:
     for i, ((lo, hi, conjs, _), (_, _, wide, _)) in enumerate(zip(boxes, raised)):
         box = _read(root, f"float32/input_box_{i}.npz", "box")
         w = load_json(_read(root, f"float32/roundoff_{i}.json", "roundoff witness"))
-        if not (verdict := check(fp, fp, w, {"box": box, "params": params})):  # box read there too
-            raise Reject(f"float32/: box {i}: the roundoff witness is rejected ({verdict.reason})")
+        _accepted(check(fp, fp, w, {"box": box, "params": params}),  # the box is read there too
+                  f"float32/: box {i}: the roundoff witness is rejected: ")
         with np.load(io.BytesIO(box), allow_pickle=False) as z:
             b_lo, b_hi = z["lo"].reshape(-1), z["hi"].reshape(-1)
         if any(Fraction(float(a)) > v for a, v in zip(b_lo, lo)) or any(Fraction(float(b)) < v for b, v in zip(b_hi, hi)):

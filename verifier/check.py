@@ -63,31 +63,40 @@ def sha256(data: str | bytes) -> str:
     return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
 
 
-def check(source: str | bytes, target: str, witness, extra: dict | None = None) -> Accepted | Rejected:
-    """One witness (JSON text or loaded) relating `source`, the previous stage's text (the
-    parameter file's bytes for the import), to the stage `target`; `extra` holds the further
-    files (name -> bytes) a kind reads, whose hashes its claims name."""
+def guarded(fn, *args, prefix: str = "") -> Accepted | Rejected:
+    """fn(*args) as a verdict: Accepted if it returns, Rejected if it raises; never raises."""
     try:
-        w = load_json(witness) if isinstance(witness, (str, bytes)) else witness
-        if not isinstance(w, dict):
-            raise Reject("witness is not a JSON object")
-        for key in ("version", "pass", "kind", "source_sha256", "target_sha256", "claims"):
-            if key not in w:
-                raise Reject(f"witness has no {key!r}")
-        if type(w["version"]) is not int or w["version"] != 1:  # neither 1.0 nor true
-            raise Reject(f"witness version {w['version']!r} is not 1")
-        if w["source_sha256"] != sha256(source):
-            raise Reject("source_sha256 does not match the source stage")
-        if w["target_sha256"] != sha256(target):
-            raise Reject("target_sha256 does not match the target stage")
-        if w["kind"] not in KINDS:
-            raise Reject(f"unknown witness kind {w['kind']!r}")
-        module = importlib.import_module(f"vnnc.verifier.{KINDS[w['kind']]}")
-        module.check(source, target, w, extra) if extra is not None else module.check(source, target, w)
+        fn(*args)
         return Accepted()
     except Reject as e:
         return Rejected(str(e))
     except RecursionError:
-        return Rejected("input nested too deeply")
+        return Rejected(f"{prefix}input nested too deeply")
     except Exception as e:  # noqa: BLE001 - a checker bug must still be a rejection, never a crash
-        return Rejected(f"checker could not process the input ({type(e).__name__}: {e})")
+        return Rejected(f"{prefix}checker could not process the input ({type(e).__name__}: {e})")
+
+
+def check(source: str | bytes, target: str, witness, extra: dict | None = None) -> Accepted | Rejected:
+    """One witness (JSON text or loaded) relating `source`, the previous stage's text (the
+    parameter file's bytes for the import), to the stage `target`; `extra` holds the further
+    files (name -> bytes) a kind reads, whose hashes its claims name."""
+    return guarded(_check, source, target, witness, extra)
+
+
+def _check(source: str | bytes, target: str, witness, extra: dict | None) -> None:
+    w = load_json(witness) if isinstance(witness, (str, bytes)) else witness
+    if not isinstance(w, dict):
+        raise Reject("witness is not a JSON object")
+    for key in ("version", "pass", "kind", "source_sha256", "target_sha256", "claims"):
+        if key not in w:
+            raise Reject(f"witness has no {key!r}")
+    if type(w["version"]) is not int or w["version"] != 1:  # neither 1.0 nor true
+        raise Reject(f"witness version {w['version']!r} is not 1")
+    if w["source_sha256"] != sha256(source):
+        raise Reject("source_sha256 does not match the source stage")
+    if w["target_sha256"] != sha256(target):
+        raise Reject("target_sha256 does not match the target stage")
+    if w["kind"] not in KINDS:
+        raise Reject(f"unknown witness kind {w['kind']!r}")
+    module = importlib.import_module(f"vnnc.verifier.{KINDS[w['kind']]}")
+    module.check(source, target, w, extra) if extra is not None else module.check(source, target, w)

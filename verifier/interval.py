@@ -1,8 +1,10 @@
 """Outward-rounded float64 enclosures, shared by every check that bounds real numbers.
 
 Each elementary float64 operation numpy performs (+, -, *, /, sqrt) is correctly rounded
-to nearest, so stepping its result one ulp outward with `nextafter` encloses the exact
-value. A product of matrices is not one operation: BLAS may sum in any order, with or
+to nearest, so stepping its result one ulp outward encloses the exact value: `up(x)` adds
+|x| 2^-52 + ETA, at least one ulp of x (2^-52 |x| for a normal x, ETA for a subnormal one),
+and rounding is monotone, so the sum rounds to the float above x or beyond (one vectorised
+addition, ten times faster than `nextafter`); likewise `down`. A product of matrices is not one operation: BLAS may sum in any order, with or
 without FMA, so it is enclosed by the a-priori bound (Higham, Accuracy and Stability of
 Numerical Algorithms, 2nd ed., §3.1 and §3.5):
 
@@ -22,11 +24,11 @@ ETA = 2.0**-1074  # smallest positive subnormal float64
 
 
 def up(x):
-    return np.nextafter(x, np.inf)
+    return x + (np.abs(x) * 2.0**-52 + ETA)
 
 
 def down(x):
-    return np.nextafter(x, -np.inf)
+    return x - (np.abs(x) * 2.0**-52 + ETA)
 
 
 def gamma(n: int) -> float:

@@ -338,3 +338,12 @@ def parse(text: str) -> Op:
     if parser.peek()[0] != "eof" or module.name != "builtin.module":
         raise MLIRSyntaxError("expected one builtin.module and nothing after it")
     return module
+
+
+def main_function(module: Op) -> Op:
+    """The func.func @main, with one block, of a module with one block."""
+    ops = module.regions[0][0].ops if len(module.regions) == 1 and len(module.regions[0]) == 1 else []
+    found = [op for op in ops if op.name == "func.func" and op.props.get("sym_name") == "main"]
+    if len(found) != 1 or len(found[0].regions) != 1 or len(found[0].regions[0]) != 1:
+        raise Reject("stage: expected a module with one block holding one func.func @main")
+    return found[0]

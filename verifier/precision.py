@@ -15,7 +15,7 @@ import re
 
 import numpy as np
 from vnnc.verifier.check import Reject
-from vnnc.verifier.mlir import Op, Typed, parse
+from vnnc.verifier.mlir import Op, Typed, main_function, parse
 
 ELEMENT_FORMATS = {"f64": "f64", "f32": "f32", "f16": "f16", "bf16": "bf16",
                    "f8E4M3FN": "fp8-e4m3fn", "f8E5M2": "fp8-e5m2"}
@@ -76,13 +76,6 @@ def format_of(elem: str) -> str:
     return m.group(1)
 
 
-def _main(module: Op) -> Op:
-    for op in module.regions[0][0].ops:
-        if op.name == "func.func" and op.props.get("sym_name") == "main":
-            return op
-    raise Reject("no @main")
-
-
 def check(source: str, target: str, witness: dict) -> None:
     if witness["pass"] != "assign-precision":
         raise Reject(f"a precision witness must come from assign-precision, not {witness['pass']!r}")
@@ -94,7 +87,7 @@ def check(source: str, target: str, witness: dict) -> None:
             default["acc"] not in ("f32", "f64") or default["rounding"] not in ROUNDINGS:
         raise Reject("the default choice must name a format, an accumulation type and a rounding mode")
     format_bits(default["format"])
-    sblock, tblock = _main(parse(source)).regions[0][0], _main(parse(target)).regions[0][0]
+    sblock, tblock = main_function(parse(source)).regions[0][0], main_function(parse(target)).regions[0][0]
     if [t for _, t in sblock.args] != [t for _, t in tblock.args]:
         raise Reject("@main's inputs changed")
     env = {s: t for (s, _), (t, _) in zip(sblock.args, tblock.args)}

@@ -20,7 +20,7 @@ from fractions import Fraction
 
 import numpy as np
 from vnnc.verifier import vnnlib
-from vnnc.verifier.check import Accepted, Reject, Rejected, sha256
+from vnnc.verifier.check import Accepted, Reject, Rejected, guarded, sha256
 from vnnc.verifier.interval import ETA, affine_interval, down, matmul_enclose, up
 from vnnc.verifier.mlir import parse
 from vnnc.verifier.params import read
@@ -77,18 +77,9 @@ def network(spec: str, params: dict) -> tuple[list[list], list[int]]:
 
 
 
-def _up(x):
-    """>= the float above x: |x| 2^-52 >= one ulp of normal x, ETA of subnormal x (monotone rounding)."""
-    return x + (np.abs(x) * 2.0**-52 + ETA)
-
-
-def _down(x):
-    return x - (np.abs(x) * 2.0**-52 + ETA)
-
-
 def _mul(lo, hi, c):
     p, q = lo * c, hi * c  # each product correctly rounded: one ulp outward encloses it
-    return _down(np.minimum(p, q)), _up(np.maximum(p, q))
+    return down(np.minimum(p, q)), up(np.maximum(p, q))
 
 
 def forward(block: list, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -97,7 +88,7 @@ def forward(block: list, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np
         if kind == "lin":
             lo, hi = affine_interval(lo, hi, c)
         elif kind == "add":
-            lo, hi = _down(lo + c), _up(hi + c)
+            lo, hi = down(lo + c), up(hi + c)
         else:
             lo, hi = _mul(lo, hi, c)
     return lo, hi
@@ -110,21 +101,21 @@ def backward(block: list, nu: np.ndarray):
     for kind, c in reversed(block):
         if kind == "lin" and lo is hi:  # exact multipliers: one enclosed product
             g, e = matmul_enclose(lo, c)
-            lo, hi = _down(g - e), _up(g + e)
+            lo, hi = down(g - e), up(g + e)
         elif kind == "lin":
             lo, hi = affine_interval(lo, hi, c.T)
         elif kind == "add":
             s, e = matmul_enclose(lo, c) if lo is hi else (None, None)
-            low = _down(s - e) if lo is hi else affine_interval(lo, hi, c[None, :])[0][..., 0]
-            const = _down(const + low)
+            low = down(s - e) if lo is hi else affine_interval(lo, hi, c[None, :])[0][..., 0]
+            const = down(const + low)
         else:
             lo, hi = _mul(lo, hi, c)
     return lo, hi, const
 
 
-def _sum_down(v: np.ndarray) -> np.ndarray:
+def _sumdown(v: np.ndarray) -> np.ndarray:
     s, e = matmul_enclose(v, np.ones(v.shape[-1]))
-    return _down(s - e)
+    return down(s - e)
 
 
 def dual_bound(blocks, K, bounds, x_lo, x_hi, nus) -> np.ndarray:
@@ -137,10 +128,10 @@ def dual_bound(blocks, K, bounds, x_lo, x_hi, nus) -> np.ndarray:
         terms = [glo * np.maximum(z, 0.0) - nus[k] * z for z in (l, np.clip(0.0, l, u), u)]  # g a >= glo a
         # fl(fl(p) - fl(q)) is within 2^-51 (|p| + |q|) + 3 ETA of p - q; |p|, |q| at most these:
         slack = (np.abs(glo) * np.maximum(u, 0.0) + np.abs(nus[k]) * np.maximum(-l, u)) * 2.0**-50 + 4 * ETA
-        total = _down(_down(total + const) + _sum_down(_down(np.minimum.reduce(terms) - slack)))
+        total = down(down(total + const) + _sumdown(down(np.minimum.reduce(terms) - slack)))
     glo, ghi, const = backward(blocks[0], nus[1])  # min of g x over the box and g in [glo, ghi]: a corner
     corners = [g * x for g in (glo, ghi) for x in (x_lo, x_hi)]
-    total = _down(_down(total + const) + _sum_down(_down(np.minimum.reduce(corners))))
+    total = down(down(total + const) + _sumdown(down(np.minimum.reduce(corners))))
     return np.where(np.isfinite(total), total, -np.inf)
 
 
@@ -316,36 +307,30 @@ def _exact(blocks, x) -> list[Fraction]:
 
 def check(spec: str, params_data: bytes, prop: bytes, cert: dict) -> Accepted | Rejected:
     """The certificate for the spec stage (its import witness checked), parameters and property."""
-    t0 = time.perf_counter()
-    try:
-        if not isinstance(cert, dict) or cert.get("version") != 1 or cert.get("kind") != "robustness":
-            raise Reject("robustness: not a version 1 robustness certificate")
-        for key, data in (("spec", spec), ("params", params_data), ("property", prop)):
-            if cert.get(f"{key}_sha256") != sha256(data):
-                raise Reject(f"robustness: {key}_sha256 does not match the {key}")
-        blocks, sizes = network(spec, params := read(params_data))
-        regions = vnnlib.regions(prop.decode(), sizes[0], sizes[-1])
-        if cert.get("verdict") == "violated":
-            _counterexample(blocks, spec, params, regions, cert.get("counterexample"))
-            return Accepted()
-        trees = cert.get("trees")
-        if cert.get("verdict") != "holds" or not isinstance(trees, list) or len(trees) != len(regions):
-            raise Reject("robustness: verdict must be holds (one split tree per box) or violated")
-        if not all(isinstance(t, list) for t in trees) or sum(map(len, trees)) > MAX_NODES:
-            raise Reject(f"robustness: a tree is not a list, or more than {MAX_NODES} nodes")
-        inter = cert.get("intermediate", [[] for _ in trees])  # per box: bounds the leaves start from
-        if not isinstance(inter, list) or len(inter) != len(trees):
-            raise Reject("robustness: intermediate must hold one list per box")
-        for (lo, hi, conjs), nodes, entries in zip(regions, trees, inter):
-            x_lo, x_hi = down(np.array([float(v) for v in lo])), up(np.array([float(v) for v in hi]))  # outward
-            _point(blocks, spec, params, (x_lo + x_hi) / 2)
-            root = layer_bounds(blocks, x_lo[None], x_hi[None], {k: np.zeros((1, n)) for k, n in
-                                enumerate(sizes[:-1]) if k}, carried=_carried(entries, sizes)) if entries else None
-            _refute(blocks, sizes, _leaves(nodes, x_lo, x_hi, sizes), conjs, t0, root)
-        return Accepted()
-    except Reject as e:
-        return Rejected(str(e))
-    except RecursionError:
-        return Rejected("robustness: input nested too deeply")
-    except Exception as e:  # noqa: BLE001 - a checker bug must still be a rejection, never a crash
-        return Rejected(f"robustness: could not process the input ({type(e).__name__}: {e})")
+    return guarded(_check, spec, params_data, prop, cert, time.perf_counter(), prefix="robustness: ")
+
+
+def _check(spec: str, params_data: bytes, prop: bytes, cert: dict, t0: float) -> None:
+    if not isinstance(cert, dict) or cert.get("version") != 1 or cert.get("kind") != "robustness":
+        raise Reject("robustness: not a version 1 robustness certificate")
+    for key, data in (("spec", spec), ("params", params_data), ("property", prop)):
+        if cert.get(f"{key}_sha256") != sha256(data):
+            raise Reject(f"robustness: {key}_sha256 does not match the {key}")
+    blocks, sizes = network(spec, params := read(params_data))
+    regions = vnnlib.regions(prop.decode(), sizes[0], sizes[-1])
+    if cert.get("verdict") == "violated":
+        return _counterexample(blocks, spec, params, regions, cert.get("counterexample"))
+    trees = cert.get("trees")
+    if cert.get("verdict") != "holds" or not isinstance(trees, list) or len(trees) != len(regions):
+        raise Reject("robustness: verdict must be holds (one split tree per box) or violated")
+    if not all(isinstance(t, list) for t in trees) or sum(map(len, trees)) > MAX_NODES:
+        raise Reject(f"robustness: a tree is not a list, or more than {MAX_NODES} nodes")
+    inter = cert.get("intermediate", [[] for _ in trees])  # per box: bounds the leaves start from
+    if not isinstance(inter, list) or len(inter) != len(trees):
+        raise Reject("robustness: intermediate must hold one list per box")
+    for (lo, hi, conjs), nodes, entries in zip(regions, trees, inter):
+        x_lo, x_hi = down(np.array([float(v) for v in lo])), up(np.array([float(v) for v in hi]))  # outward
+        _point(blocks, spec, params, (x_lo + x_hi) / 2)
+        root = layer_bounds(blocks, x_lo[None], x_hi[None], {k: np.zeros((1, n)) for k, n in
+                            enumerate(sizes[:-1]) if k}, carried=_carried(entries, sizes)) if entries else None
+        _refute(blocks, sizes, _leaves(nodes, x_lo, x_hi, sizes), conjs, t0, root)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 from vnnc.verifier import precision, roundoff
-from vnnc.verifier.check import Accepted, Reject, Rejected
+from vnnc.verifier.check import Accepted, Reject, Rejected, guarded
 from vnnc.verifier.interval import down, up
 from vnnc.verifier.mlir import parse
 from vnnc.verifier.params import read
@@ -71,36 +71,34 @@ def compare(name: str, y: np.ndarray, ref: np.ndarray, tol: float = TOLERANCE) -
 def check_library(root: Path, manifest: dict, spec_text: str, params: bytes,
                   certified: tuple | None = None) -> Accepted | Rejected:
     """`certified`: (fp stage, box file, bound) of an accepted error-bound row."""
-    try:
-        inputs, outputs, box = manifest["inputs"], manifest["outputs"], str(certified[1]) if certified else ""
-        with tempfile.TemporaryDirectory() as tmp:
-            proc = subprocess.run(
-                [sys.executable, "-P", "-m", "vnnc.verifier.sampled", str(root / manifest["artifacts"]["library"]),
-                 str(root / manifest["params"]["file"]), json.dumps(inputs), json.dumps(outputs), tmp, box],
-                check=False, capture_output=True, text=True, timeout=600)
-            if proc.returncode != 0:
-                raise Reject(f"the library failed in its subprocess: {proc.stderr.strip()[-300:]}")
-            xs = draw(inputs, box)
-            with np.load(Path(tmp) / "out.npz") as data:
-                got = [[data[f"s{i}_{k}"] for k in range(len(outputs))] for i in range(len(xs))]
-        for (x,), (y,) in zip(xs, got) if certified else ():
-            (lo, hi), b, y = roundoff.enclose(certified[0], params, x), np.array(certified[2]), y.reshape(-1)
-            bad = np.nonzero(~((down(lo - b) <= y) & (y <= up(hi + b))))[0]
-            if len(bad):
-                raise Reject(f"output element {bad[0]}: the library gives {y[bad[0]]!r}, beyond the certified "
-                             f"bound {b[bad[0]]:.3g} of the real output at an input in the box")
-        if certified:
-            return Accepted()
-        module, arrays = parse(spec_text), read(params)
-        tol = tolerance(module)
-        for xs, ys in zip(draw(inputs), got):
-            for spec, y, ref in zip(outputs, ys, evaluate(module, arrays, xs)):
-                compare(spec["name"], y, ref, tol)
-        return Accepted()
-    except Reject as e:
-        return Rejected(str(e))
-    except Exception as e:  # noqa: BLE001 - a failure of this row, not of the whole check
-        return Rejected(f"library check failed ({type(e).__name__}: {e})")
+    return guarded(_check_library, root, manifest, spec_text, params, certified, prefix="library: ")
+
+
+def _check_library(root: Path, manifest: dict, spec_text: str, params: bytes, certified: tuple | None) -> None:
+    inputs, outputs, box = manifest["inputs"], manifest["outputs"], str(certified[1]) if certified else ""
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run(
+            [sys.executable, "-P", "-m", "vnnc.verifier.sampled", str(root / manifest["artifacts"]["library"]),
+             str(root / manifest["params"]["file"]), json.dumps(inputs), json.dumps(outputs), tmp, box],
+            check=False, capture_output=True, text=True, timeout=600)
+        if proc.returncode != 0:
+            raise Reject(f"the library failed in its subprocess: {proc.stderr.strip()[-300:]}")
+        xs = draw(inputs, box)
+        with np.load(Path(tmp) / "out.npz") as data:
+            got = [[data[f"s{i}_{k}"] for k in range(len(outputs))] for i in range(len(xs))]
+    for (x,), (y,) in zip(xs, got) if certified else ():
+        (lo, hi), b, y = roundoff.enclose(certified[0], params, x), np.array(certified[2]), y.reshape(-1)
+        bad = np.nonzero(~((down(lo - b) <= y) & (y <= up(hi + b))))[0]
+        if len(bad):
+            raise Reject(f"output element {bad[0]}: the library gives {y[bad[0]]!r}, beyond the certified "
+                         f"bound {b[bad[0]]:.3g} of the real output at an input in the box")
+    if certified:
+        return
+    module, arrays = parse(spec_text), read(params)
+    tol = tolerance(module)
+    for xs, ys in zip(draw(inputs), got):
+        for spec, y, ref in zip(outputs, ys, evaluate(module, arrays, xs)):
+            compare(spec["name"], y, ref, tol)
 
 
 def _child(library: str, params_file: str, inputs: str, outputs: str, tmp: str, box: str = "") -> None:

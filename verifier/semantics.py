@@ -14,7 +14,7 @@ import math
 import numpy as np
 from vnnc.verifier import precision
 from vnnc.verifier.check import Reject
-from vnnc.verifier.mlir import DenseArray, Op, Typed
+from vnnc.verifier.mlir import DenseArray, Op, Typed, main_function
 
 # ---------------------------------------------------------------- properties
 
@@ -477,15 +477,6 @@ def apply(op: str, inputs: list, attrs: dict) -> np.ndarray:
     if y.shape != shape:
         raise Reject(f"spec.{op}: evaluated shape {list(y.shape)} is not {list(shape)}")
     return y
-
-
-def main_function(module: Op) -> Op:
-    """The func.func @main, with one block, of a module with one block."""
-    ops = module.regions[0][0].ops if len(module.regions) == 1 and len(module.regions[0]) == 1 else []
-    found = [op for op in ops if op.name == "func.func" and op.props.get("sym_name") == "main"]
-    if len(found) != 1 or len(found[0].regions) != 1 or len(found[0].regions[0]) != 1:
-        raise Reject("stage: expected a module with one block holding one func.func @main")
-    return found[0]
 
 
 def evaluate(module: Op, params: dict, inputs: list) -> list[np.ndarray]:
