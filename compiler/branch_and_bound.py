@@ -34,8 +34,14 @@ from vnnc.falsify import confirm, constraint_rows
 from vnnc.passes import bounds as bnd
 from vnnc.vnnlib import Region
 
-MARGIN = 1e-7  # a leaf counts as refuted when its bound clears d by this (relative)
+MARGIN = 1e-5  # a leaf counts as refuted when its bound clears d by this (relative)
 EMPTY = 1e-9  # a domain counts as empty when some l exceeds u by this (relative)
+# The search's domains come from float32 CROWN passes (bounds.layer_bounds), slightly looser
+# than the checker's: multipliers given in the certificate keep their value there (a tighter
+# domain only raises the dual bound), but CROWN's own multipliers (null) are the checker's to
+# recompute from its domains, so a row refuted by CROWN by less than this (relative) carries
+# its multipliers instead.
+NULL_GAP = 1e-3
 
 
 @dataclass
@@ -222,14 +228,16 @@ def relu_split(net, region: Region, deadline: float, log, batch: int = 32, steps
         prev = None if start == 1 else [None] + [
             (np.array([d.bounds[k][0] for d in take]), np.array([d.bounds[k][1] for d in take]))
             for k in range(1, L)]
-        bounds = bnd.layer_bounds(net, x_lo, x_hi, signs, prev=prev, start=start, leaves=len(take), root=root)
+        bounds = bnd.layer_bounds(net, x_lo, x_hi, signs, prev=prev, start=start, leaves=len(take), root=root,
+                                  dtype=np.float32)
         B = len(take)
         empty = _empty(bounds)
         g, const, leaf, _ = obj.rows(np.arange(B))
         relax = bnd.Relax.of(bounds, L)
-        lower, _, tape = bnd.backward(net, L, g, const, relax, leaf, x_lo, x_hi)
+        lower, crown_nus, tape = bnd.backward32(net, L, g, const, relax, leaf, x_lo, x_hi, keep=True)
         gap = lower.reshape(B, obj.R) - obj.d - obj.margin
         given = _inherited(net, obj, take, bounds, x_lo, x_hi, gap)  # (b, row) -> multipliers behind gap
+        _narrow_crown(net, obj, crown_nus, bounds, x_lo, x_hi, gap, given)
         ok, best = obj.refuted(gap)
         ok |= empty
         reached = {}
@@ -287,6 +295,24 @@ def relu_split(net, region: Region, deadline: float, log, batch: int = 32, steps
     return Outcome("holds", tree)
 
 
+def _narrow_crown(net, obj: Objective, nus: dict, bounds: list, x_lo, x_hi, gap: np.ndarray, given: dict) -> None:
+    """Rows that CROWN refutes by less than NULL_GAP (and nothing better does): their CROWN
+    multipliers as float32, gap set to the bound those give (`dual_value`), kept in given."""
+    near = (gap > 0) & (gap <= NULL_GAP * (1 + np.abs(obj.d)))
+    for b, j in list(given):
+        near[b, j] = False
+    b, j = np.nonzero(near)
+    if not len(b):
+        return
+    L = net.depth
+    rows = b * obj.R + j
+    pick = {k: nus[k][rows].astype(np.float32).astype(np.float64) for k in range(1, L)}
+    value = bnd.dual_value(net, L, pick, obj.C[j], bounds, b, x_lo, x_hi) - obj.d[j] - obj.margin[j]
+    for i, (bb, jj) in enumerate(zip(b, j)):
+        gap[bb, jj] = value[i]
+        given[bb, jj] = {k: pick[k][i] for k in range(1, L)}
+
+
 def _inherited(net, obj: Objective, take: list, bounds: list, x_lo, x_hi, gap: np.ndarray) -> dict:
     """The parents' refuting multipliers re-evaluated on their children's domains (any
     multipliers bound every domain; a child's are mostly tighter, so they mostly still
@@ -322,7 +348,7 @@ def _pick_neurons(net, obj: Objective, bounds, signs, todo, gap, x_lo, x_hi, can
         rows.append([np.where(obj.conj == c)[0][np.argmax(gap[todo[t], obj.conj == c])] for c in open_c])
     worst_row = np.array([r[int(np.argmin(gap[todo[t], r]))] for t, r in enumerate(rows)])
     relax = bnd.Relax.of(bounds, L)
-    _, _, tape = bnd.backward(net, L, obj.g[worst_row], obj.const[worst_row], relax, todo, x_lo, x_hi)
+    _, _, tape = bnd.backward32(net, L, obj.g[worst_row], obj.const[worst_row], relax, todo, x_lo, x_hi)
     scores = []
     for k, g, gp, lo, up, icpt, s in tape[0]:
         l, u = bounds[k][0][todo], bounds[k][1][todo]
@@ -356,8 +382,8 @@ def _pick_neurons(net, obj: Objective, bounds, signs, todo, gap, x_lo, x_hi, can
             cl[k][0][i, j] = max(cl[k][0][i, j], 0.0)
         else:
             cl[k][1][i, j] = min(cl[k][1][i, j], 0.0)
-    low = bnd.backward(net, L, obj.g[obj_rows], obj.const[obj_rows], bnd.Relax.of(cl, L), leaf_rows,
-                       x_lo, x_hi)[0] - obj.d[obj_rows] - obj.margin[obj_rows]
+    low = bnd.backward32(net, L, obj.g[obj_rows], obj.const[obj_rows], bnd.Relax.of(cl, L), leaf_rows,
+                         x_lo, x_hi)[0] - obj.d[obj_rows] - obj.margin[obj_rows]
     child = np.full(M, np.inf)
     np.minimum.at(child, leaf_rows, low)
     best_val = {}

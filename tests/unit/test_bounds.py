@@ -186,3 +186,39 @@ def test_root_bounds_enclose_samples_and_tighten(seed):
         total += nus[1] @ net.biases[0] + np.minimum(g0 * lo, g0 * hi).sum()
         kept = tight[k][0][0, j] if side > 0 else -tight[k][1][0, j]
         assert kept <= total + 1e-9 and kept >= total - 1e-6 * (1 + abs(total))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_float32_domains_hold_and_are_no_tighter(seed):
+    """Domains with the CROWN passes in float32 (a search's, `dtype=np.float32`): they hold on
+    sampled points of every leaf, contain the float64 domains (each bound lowered by WIDEN,
+    more than float32 rounding here) and stay within 1e-4 of them."""
+    sizes = (30, 20, 20, 20, 3)
+    net = random_net(seed, sizes)
+    rng = np.random.default_rng(seed)
+    lo = np.repeat(rng.uniform(-1, 0, (1, 30)), 4, axis=0)
+    hi = lo + 0.5
+    signs = {k: np.zeros((4, n)) for k, n in enumerate(sizes[1:-1], 1)}
+    xs = rng.uniform(lo[0], hi[0], (20000, 30))
+    zs, a = [None], xs
+    for k in range(1, net.depth):
+        zs.append(a @ net.weights[k - 1].T + net.biases[k - 1])
+        a = np.maximum(zs[k], 0.0)
+    for b in range(1, 4):  # leaves 1..3: a split of the neuron of layer 1 or 2 whose samples split most evenly
+        k = 1 + (b - 1) % 2
+        j = int(np.argmin(np.abs((zs[k] > 0).mean(axis=0) - 0.5)))
+        signs[k][b, j] = 1.0 if b % 2 else -1.0
+    f64 = bnd.layer_bounds(net, lo, hi, signs)
+    f32 = bnd.layer_bounds(net, lo, hi, signs, dtype=np.float32)
+    for k in range(1, net.depth):
+        (l64, u64), (l32, u32) = f64[k], f32[k]
+        assert (l32 <= l64).all() and (u32 >= u64).all(), k
+        assert np.abs(l32 - l64).max() <= 1e-4 * (1 + np.abs(l64).max()), k
+        assert np.abs(u32 - u64).max() <= 1e-4 * (1 + np.abs(u64).max()), k
+    for b in range(4):
+        ok = np.ones(len(xs), bool)  # the leaf's points
+        for k in range(1, net.depth):
+            ok &= ((signs[k][b] == 0) | (np.sign(zs[k]) == signs[k][b])).all(axis=1)
+        assert ok.sum() > 100
+        for k in range(1, net.depth):
+            assert (zs[k][ok] >= f32[k][0][b]).all() and (zs[k][ok] <= f32[k][1][b]).all(), (b, k)

@@ -271,3 +271,25 @@ def test_intermediate_bounds_are_needed_and_checked(intermediate):
              "a float layer": _entries_with(cert, lambda e: e.__setitem__(0, 2.0))}
     for what, twin in twins.items():
         assert not run_check(problem, twin), what
+
+
+def test_rows_refuted_narrowly_carry_crown_multipliers(setup, monkeypatch):
+    """A row that CROWN refutes by less than NULL_GAP carries its multipliers (the search's
+    float32 domains are not the checker's): with NULL_GAP infinite every CROWN refutation does,
+    the checker accepts them, and rejects them scaled."""
+    from vnnc import branch_and_bound as bab
+
+    problem, cert = setup["relu"]
+    monkeypatch.setattr(bab, "NULL_GAP", np.inf)
+    carried = solve(problem, "auto", 60).certificate
+    assert run_check(problem, carried)
+    leaves = [n for n in carried["trees"][0] if n[0] == "leaf"]
+    assert all(ref[1] for n in leaves for ref in n[1])  # no leaf left to the checker's own CROWN
+    assert sum(ref[1] is None for n in cert["trees"][0] if n[0] == "leaf" for ref in n[1]) > 0
+    twin = copy.deepcopy(carried)
+    for node in twin["trees"][0]:
+        if node[0] == "leaf":
+            for ref in node[1]:
+                nu = np.frombuffer(base64.b64decode(ref[1]), "<f4") * np.float32(-3.0)
+                ref[1] = base64.b64encode(nu.astype("<f4").tobytes()).decode()
+    assert not run_check(problem, twin)
