@@ -5,13 +5,15 @@
 # not xdsl: its wheels (and lit, filecheck, immutabledict, ordered-set) are in .whl/. This
 # installs them and vnnc into /tmp/site without the network, runs tests/e2e/test_cuda.py (its
 # GPU tests included) and the latency table of benchmarks/cuda_check.py. Logs go to $OUT when
-# set (else to /tmp/vnnc-cuda-check). Meant to take under 4 minutes.
+# set (else to /tmp/vnnc-cuda-check): cuda_check.log, pytest.log (in full), cuda_timing.md and the
+# MLP's CUDA bundle at batch 64 (model.cu, manifest.json). Meant to take under 4 minutes.
 set -u
 LOG_DIR="${OUT:-/tmp/vnnc-cuda-check}"
 mkdir -p "$LOG_DIR"
-exec > >(tee "$LOG_DIR/cuda_check.log") 2>&1
 START=$(date +%s)
 step() { echo; echo "=== $* ($(( $(date +%s) - START )) s)"; }
+
+main() {
 
 step "host"
 nvidia-smi -L || echo "nvidia-smi -L failed: no GPU tests will run"
@@ -29,11 +31,12 @@ if ! python3 -m pip install -q --no-index --no-deps --no-build-isolation --targe
 fi
 export PYTHONPATH=/tmp/site
 python3 -c "import xdsl, vnnc, vnnc.backends.cuda as c; print('vnnc', vnnc.__version__, 'gpu:', c.gpu_present())" \
-  || { echo "vnnc does not import"; exit 1; }
+  || { echo "vnnc does not import"; return 1; }
 
 step "pytest tests/e2e/test_cuda.py"
-python3 -m pytest -q -p no:cacheprovider tests/e2e/test_cuda.py -rs 2>&1 | tail -40
-TESTS=${PIPESTATUS[0]}
+python3 -m pytest -q -p no:cacheprovider -rs tests/e2e/test_cuda.py > "$LOG_DIR/pytest.log" 2>&1
+TESTS=$?
+tail -60 "$LOG_DIR/pytest.log"
 
 step "latency: vnnc CUDA vs torch CUDA eager"
 timeout 150 python3 benchmarks/cuda_check.py --repeats 200 --out "$LOG_DIR"
@@ -41,3 +44,7 @@ BENCH=$?
 
 step "done: pytest exit $TESTS, benchmark exit $BENCH"
 [ "$TESTS" -eq 0 ] && [ "$BENCH" -eq 0 ]
+}
+
+main 2>&1 | tee "$LOG_DIR/cuda_check.log"
+exit "${PIPESTATUS[0]}"
