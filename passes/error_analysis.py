@@ -24,7 +24,8 @@ relaxations) and roundoff symbols er, all in [-1, 1]:
   stays correlated with the input; delta, the arithmetic's own roundoff, is one fresh
   roundoff symbol per element of size gamma_{n+1}(u_A) (|x_hat| |W_hat| + |b_hat|) + n eta_A
   for n + 1 terms summed in any order in the accumulation format A (Higham, Accuracy and
-  Stability of Numerical Algorithms, 2nd ed., §3.1), plus u_S |z_hat| + eta_S for the one
+  Stability of Numerical Algorithms, 2nd ed., §3.1), plus max(u_S 2^(e-1), eta_S) (|z_hat| <= M,
+  2^(e-1) <= M < 2^e: half an ulp of M's binade) for the one
   rounding into the storage format S (for directed modes u doubles; eta is the smallest
   subnormal, halved for nearest). A stored value that may exceed S's largest finite value
   means no bound: the analysis fails;
@@ -300,11 +301,13 @@ class Leaf:
         extra = np.broadcast_to(np.asarray(arith, np.float64), z.val.c.shape)
         if not exact and not contains(fmt, acc):
             u, eta, _ = format_limits(fmt, rounding)
-            extra = up(extra + up(up(u * up(z.magnitude() + extra)) + eta))
+            extra = up(extra + np.maximum(np.ldexp(u, np.frexp(up(z.magnitude() + extra))[1] - 1), eta))
         out = Value(z.shape, z.val, self.symbols.fresh(z.err, extra, "roundoff"), fmt)
         _, _, biggest = format_limits(fmt, rounding)
         worst = float(np.max(out.magnitude(), initial=0.0))
         if not worst <= biggest:
+            # |y| <= M, 2^(e-1) <= M < 2^e: |round(y) - y| <= u 2^(e-1) (half an ulp of M's binade
+            # for nearest, a whole one directed: u doubles), at most u M; eta below the normal range
             raise OverflowRisk(f"{NAME}: {where} may overflow {fmt} over the input box (|value| up to "
                                 f"{worst:.4g} > {biggest:.4g}): no error bound can be certified")
         return out

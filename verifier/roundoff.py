@@ -4,8 +4,9 @@ of the fp stage over the input box, against the real-valued spec (docs/WITNESS.m
 On every leaf of the witness's split tree the analysis is replayed with outward rounding:
 affine forms of each value and of its error; contractions err by gamma_{n+1}(u_A) sum |terms|
 in any order, or by the partial-sum bound in sequential order (Higham, Accuracy and Stability
-of Numerical Algorithms, §3.1, §4.2); storing into S by u_S |y| + eta_S, below S's largest
-value; relu by the rule the witness names. Every claim must contain the hull of the leaves.
+of Numerical Algorithms, §3.1, §4.2); storing into S by half an ulp of the binade of |y|'s
+bound, max(u_S 2^(e-1), eta_S), below S's largest value; relu by the rule the witness names.
+Every claim must contain the hull of the leaves.
 """
 
 from __future__ import annotations
@@ -121,9 +122,9 @@ class Leaf:
     def store(self, z, fmt, acc, mode, arith=0.0):
         """z computed in acc with roundoff `arith`, rounded once to fmt, which it must not overflow."""
         extra = up(np.broadcast_to(np.asarray(arith, np.float64), z[1].c.shape))
-        if not within(fmt, acc):
-            u, eta, _ = limits(fmt, mode)
-            extra = up(extra + up(up(u * up(magnitude(z) + extra)) + eta))
+        if not within(fmt, acc):  # |y| <= M < 2^e: half an ulp of 2^(e-1) (a whole one directed), eta subnormal
+            (u, eta, _), e = limits(fmt, mode), np.frexp(up(magnitude(z) + extra))[1]
+            extra = up(extra + np.maximum(np.ldexp(u, e - 1), eta))
         out = [z[0], z[1], self.fresh(z[2], extra, 1), fmt, False]
         worst = float(np.max(magnitude(out), initial=0.0))
         if not worst <= limits(fmt, mode)[2]:
