@@ -300,14 +300,14 @@ class Leaf:
         value of fmt already): one fresh roundoff symbol per element for both."""
         extra = np.broadcast_to(np.asarray(arith, np.float64), z.val.c.shape)
         if not exact and not contains(fmt, acc):
+            # |y| <= M, 2^(e-1) <= M < 2^e: |round(y) - y| <= u 2^(e-1) (half an ulp of M's binade
+            # for nearest, a whole one directed: u doubles), at most u M; eta below the normal range
             u, eta, _ = format_limits(fmt, rounding)
             extra = up(extra + np.maximum(np.ldexp(u, np.frexp(up(z.magnitude() + extra))[1] - 1), eta))
         out = Value(z.shape, z.val, self.symbols.fresh(z.err, extra, "roundoff"), fmt)
         _, _, biggest = format_limits(fmt, rounding)
         worst = float(np.max(out.magnitude(), initial=0.0))
         if not worst <= biggest:
-            # |y| <= M, 2^(e-1) <= M < 2^e: |round(y) - y| <= u 2^(e-1) (half an ulp of M's binade
-            # for nearest, a whole one directed: u doubles), at most u M; eta below the normal range
             raise OverflowRisk(f"{NAME}: {where} may overflow {fmt} over the input box (|value| up to "
                                 f"{worst:.4g} > {biggest:.4g}): no error bound can be certified")
         return out
