@@ -29,6 +29,12 @@ relaxations) and roundoff symbols er, all in [-1, 1]:
   rounding into the storage format S (for directed modes u doubles; eta is the smallest
   subnormal, halved for nearest). A stored value that may exceed S's largest finite value
   means no bound: the analysis fails;
+- the range [l, u] of a relu's input v is the form's intersected with the domain that the
+  trusted checker's CROWN engine (verifier/robust.py, `layer_bounds`: IBP intersected with a
+  CROWN dual bound per unstable neuron, outward rounded) gives over the box for @main read as
+  a chain of affine maps and relus (`chain`; a stage that is not one is not tightened), itself
+  intersected with the parent box's domains, so that a split never loosens them; fewer relus
+  are unstable and lam, the offsets and the magnitudes |x_hat| that roundoff scales with shrink;
 - relu's error e' = relu(v + e) - relu(v) follows one of three rules, each sound for any
   neuron, chosen per element by the oracle and recorded in the witness: `p` (pass)
   e' in e + [-max(0, -l), max(0, -l_hat)], `b` (block) e' in [-max(0, u), max(0, u_hat)],
@@ -286,9 +292,9 @@ class Leaf:
     """The analysis of the fp stage over one box; `rules` are the relu rules to follow (or
     None: choose them, recording the choice in `chosen`)."""
 
-    def __init__(self, box_lo: np.ndarray, box_hi: np.ndarray, rules: list[str] | None = None):
+    def __init__(self, box_lo: np.ndarray, box_hi: np.ndarray, rules: list[str] | None = None, domains=None):
         self.symbols = Symbols()
-        self.rules, self.chosen = rules, []
+        self.rules, self.chosen, self.domains = rules, [], domains
         lo, hi = box_lo.reshape(-1), box_hi.reshape(-1)
         mid, rad = center_radius(lo, hi)
         rad = np.where(hi > lo, rad, 0.0)
@@ -328,7 +334,7 @@ class Leaf:
         n = w.shape[0]
         w_hat = w + dw  # exact: round(W) and W lie on one binade's grid
         val = x.val.matmul(w)
-        err = x.err.matmul(w_hat).plus(x.val.matmul(dw))
+        err = x.err.matmul(w_hat).plus(x.val.matmul(dw)) if np.any(dw) else x.err.matmul(w_hat)  # x 0 = 0
         total, e = matmul_enclose(x.magnitude().reshape(-1, n), np.abs(w_hat))
         total = up(total + e).reshape(-1)
         if b is not None:
@@ -359,7 +365,11 @@ class Leaf:
 
     def relu(self, x: Value, fmt, where) -> Value:
         lo, hi = x.val.bounds()
-        clo, chi = x.computed()
+        if self.domains is not None:  # robust.py's domain of this relu's input over the box (`chain`)
+            l, u = self.domains[len(self.chosen) + 1]
+            lo, hi = np.maximum(lo, l.reshape(-1)), np.minimum(hi, u.reshape(-1))
+        elo, ehi = x.err.bounds()
+        clo, chi = down(lo + elo), up(hi + ehi)
         with np.errstate(divide="ignore", invalid="ignore"):
             lam = np.where(hi > lo, hi / (hi - lo), np.where(lo >= 0, 1.0, 0.0))
         lam = np.clip(lam, 0.0, 1.0)
@@ -368,7 +378,6 @@ class Leaf:
         val = x.val.times(lam).plus(Affine.const(mid))
         val = self.symbols.fresh(val, rad, "value")
         # the error: rules p, b, h (module docstring), one per element
-        elo, ehi = x.err.bounds()
         big = np.maximum(np.abs(elo), np.abs(ehi))
         p_lo, p_hi = down(elo - np.maximum(-lo, 0.0)), up(ehi + np.maximum(-clo, 0.0))
         b_lo_, b_hi_ = -np.maximum(hi, 0.0), np.maximum(chi, 0.0)
@@ -516,9 +525,21 @@ def program(module) -> Program:
     return Program(tuple(spec.shape_of(block.args[0])), steps, out_size)
 
 
-def run_leaf(prog: Program, params: dict, box_lo, box_hi, rules=None) -> tuple[dict, Value, Leaf]:
-    """Every value of @main over one box: ({index: Value}, the output, the leaf)."""
-    leaf = Leaf(box_lo, box_hi, rules)
+def domains(blocks, box_lo, box_hi, parent=None) -> dict | None:
+    """robust.py's domains (l, u) of every relu input z_k over the box (rows of one), each
+    within the parent box's (`parent`), for the stage's chain `blocks` (None: no chain)."""
+    if blocks is None:
+        return None
+    from vnnc.verifier.robust import layer_bounds
+
+    flat = (np.asarray(box_lo, np.float64).reshape(1, -1), np.asarray(box_hi, np.float64).reshape(1, -1))
+    return layer_bounds(blocks, *flat, dict.fromkeys(range(1, len(blocks)), 0.0), parent)
+
+
+def run_leaf(prog: Program, params: dict, box_lo, box_hi, rules=None, domains=None) -> tuple[dict, Value, Leaf]:
+    """Every value of @main over one box: ({index: Value}, the output, the leaf); `domains`
+    (from `domains`) tighten every relu input's range."""
+    leaf = Leaf(box_lo, box_hi, rules, domains)
     env = {-1: leaf.input}
     for i, name, args, a in prog.steps:
         where = f"{name} (op {i} of @main)"
@@ -536,6 +557,41 @@ def run_leaf(prog: Program, params: dict, box_lo, box_hi, rules=None) -> tuple[d
             v = apply(leaf, name.removeprefix("fp."), xs, a, where)
         env[i] = v
     raise AnalysisError(f"{NAME}: @main has no return")
+
+
+def chain(prog: Program, params: dict) -> list | None:
+    """The real values of @main as robust.py's chain of affine maps and ReLUs (parameters exact;
+    fp.round, flatten, reshape the identity; the variable the first operand of every op, never
+    broadcast), or None where @main is not one; the same reading as verifier/roundoff.py's."""
+    known, cur, blocks, size = {}, -1, [[]], int(np.prod(prog.shape))
+    for i, name, args, a in prog.steps:
+        if name == "return":
+            return blocks if args == [cur] and len(blocks) > 1 else None
+        if name in ("spec.param", "spec.constant"):
+            known[i] = np.asarray(params[a["param"]] if name == "spec.param" else a["value"], np.float64)
+            continue
+        if name == "fp.round" and args[0] in known:
+            known[i] = known[args[0]]
+            continue
+        if not args or args[0] != cur or any(k not in known for k in args[1:]):
+            return None
+        out = int(np.prod(a["shape"]))
+        c = [known[k] for k in args[1:]]
+        if name in ("fp.linear", "fp.matmul"):
+            w = c[0] if name == "fp.linear" else c[0].T
+            if w.shape != (out, size):
+                return None
+            blocks[-1].append(("lin", w))
+            if len(c) == 2:
+                blocks[-1].append(("add", np.broadcast_to(c[1], (out,)).reshape(-1)))
+        elif name in ("fp.add", "fp.sub") and len(c) == 1 and out == size:
+            blocks[-1].append(("add", np.broadcast_to(c[0], a["shape"]).reshape(-1) * (1 if name == "fp.add" else -1)))
+        elif name == "fp.relu":
+            blocks.append([])
+        elif name not in ("fp.round", "fp.flatten", "fp.reshape"):
+            return None
+        cur, size = i, out
+    return None
 
 
 def apply(leaf: Leaf, name: str, xs: list[Value], a: dict, where: str) -> Value:
@@ -580,19 +636,23 @@ class Node:
     stall: int = 0  # halvings since this box's ancestors' bound last fell by GAIN
     reference: float = 0.0  # that bound
     overflow: str = ""  # why no bound was found here
+    domains: dict | None = None  # the relu inputs' domains over this box (robust.py)
 
 
-def evaluate(prog: Program, params: dict, lo: np.ndarray, hi: np.ndarray, parent: Node | None = None) -> Node:
+def evaluate(prog: Program, params: dict, lo: np.ndarray, hi: np.ndarray, parent: Node | None = None,
+             blocks=None) -> Node:
     """One box's analysis; a box where some value may overflow gets an infinite bound (and its
     parent's split preferences), so that the search splits it first."""
+    dom = domains(blocks, lo, hi, parent.domains if parent is not None else None)
     try:
-        env, out, leaf = run_leaf(prog, params, lo, hi)
+        env, out, leaf = run_leaf(prog, params, lo, hi, domains=dom)
     except OverflowRisk as e:
         gain = parent.gain if parent is not None else (hi - lo).reshape(-1)
-        return Node(lo, hi, np.full(prog.out_size, np.inf), [], None, gain, overflow=str(e))
+        return Node(lo, hi, np.full(prog.out_size, np.inf), [], None, gain, overflow=str(e), domains=dom)
     elo, ehi = out.err.bounds()
     values = {i: (*v.val.bounds(), *v.err.bounds()) for i, v in env.items() if i >= 0 and not v.known}
-    return Node(lo, hi, np.maximum(np.abs(elo), np.abs(ehi)), leaf.chosen, values, split_gain(prog, env, out, lo, hi))
+    return Node(lo, hi, np.maximum(np.abs(elo), np.abs(ehi)), leaf.chosen, values,
+                split_gain(prog, env, out, lo, hi), domains=dom)
 
 
 def split_gain(prog: Program, env: dict, out: Value, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -625,7 +685,8 @@ def analyse(module, params: dict[str, np.ndarray], box_lo: np.ndarray, box_hi: n
     if max_leaves is None:
         size = sum(int(np.asarray(p).size) for p in params.values()) + lo.size
         max_leaves = max(1, min(MAX_LEAVES, SPLIT_WORK // size))
-    root = evaluate(prog, params, lo, hi)
+    blocks = chain(prog, params)
+    root = evaluate(prog, params, lo, hi, blocks=blocks)
 
     def worst(node: Node) -> float:  # the largest output bound
         return float(np.max(node.bound, initial=0.0))
@@ -642,8 +703,8 @@ def analyse(module, params: dict[str, np.ndarray], box_lo: np.ndarray, box_hi: n
             break  # the worst box cannot be improved: neither can the bound
         below_hi, above_lo = node.hi.copy(), node.lo.copy()
         below_hi.reshape(-1)[dim] = above_lo.reshape(-1)[dim] = at
-        below = evaluate(prog, params, node.lo, below_hi, node)
-        above = evaluate(prog, params, above_lo, node.hi, node)
+        below = evaluate(prog, params, node.lo, below_hi, node, blocks)
+        above = evaluate(prog, params, above_lo, node.hi, node, blocks)
         node.split = (dim, float(at), below, above)
         for child in (below, above):  # progress: GAIN on the bound where the current run began
             reference = node.reference if node.stall else -key

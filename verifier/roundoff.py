@@ -19,6 +19,7 @@ from vnnc.verifier.interval import ETA, center_radius, down, gamma, matmul_enclo
 from vnnc.verifier.mlir import parse
 from vnnc.verifier.params import param_sha256, read
 from vnnc.verifier.precision import contract, format_bits, format_of, round_to
+from vnnc.verifier.robust import layer_bounds
 from vnnc.verifier.semantics import main_function, plain_attrs
 
 
@@ -86,8 +87,6 @@ class Form:
             rest = up(rest + up(up(gamma(n) * up(s + e)).reshape(-1) + len(m) * n * ETA))
         return Form(c, [(m.reshape(-1, n) @ b).reshape(len(m), c.size) for m in self.ms], rest)
 
-    def take(self, index) -> Form:
-        return Form(self.c[index], [m[:, index] for m in self.ms], self.r[index])
 
 
 def enclosure(x):
@@ -104,18 +103,15 @@ class Leaf:
     """The analysis over one box. A value is [shape, val, err, format, known]; known ones
     (parameters, constants) hold their exact value in val.c, their exact rounding in err.c."""
 
-    def __init__(self, rules):
-        self.rules, self.count = list(rules), [0, 0]
+    def __init__(self, rules, domains=None):
+        self.rules, self.count, self.domains = list(rules), [0, 0], iter((domains or {}).values())
 
     def fresh(self, f: Form, extra, pool: int) -> Form:
         """f + [-extra, extra], one new symbol of pool 0 (values) or 1 (roundoff) per element
         with a nonzero term."""
         extra = up(np.broadcast_to(np.asarray(extra, np.float64), f.c.shape))
-        rows = np.nonzero(extra)[0]
-        new = np.zeros((len(rows), f.c.size))
-        new[np.arange(len(rows)), rows] = extra[rows]
-        ms = list(f.ms)
-        ms[pool] = np.concatenate([grow(ms[pool], self.count[pool]), new])
+        rows, ms = np.nonzero(extra)[0], list(f.ms)
+        ms[pool] = np.concatenate([grow(ms[pool], self.count[pool]), np.eye(f.c.size)[rows] * extra[rows, None]])
         self.count[pool] += len(rows)
         return Form(f.c, ms, f.r)
 
@@ -134,7 +130,7 @@ class Leaf:
     def contraction(self, x, w, dw, b, order, shape, fmt, acc, mode):
         n = w.shape[0]
         w_hat = w + dw  # exact: round(W) and W share one binade's grid
-        val, err = x[1].times(w), x[2].times(w_hat).plus(x[1].times(dw))
+        val, err = x[1].times(w), x[2].times(w_hat).plus(x[1].times(dw)) if np.any(dw) else x[2].times(w_hat)
         s, e = matmul_enclose(magnitude(x).reshape(-1, n), np.abs(w_hat))
         total = up(s + e).reshape(-1)
         if b is not None:
@@ -150,7 +146,9 @@ class Leaf:
         return self.store([shape, val, err, acc, False], fmt, acc, mode, arith)
 
     def relu(self, x, fmt):
-        (lo, hi), (clo, chi), (elo, ehi) = x[1].bounds(), enclosure(x), x[2].bounds()
+        (lo, hi), (elo, ehi), (l, u) = x[1].bounds(), x[2].bounds(), next(self.domains, (-np.inf, np.inf))
+        lo, hi = np.maximum(lo, np.reshape(l, -1)), np.minimum(hi, np.reshape(u, -1))  # robust.py's domain (`chain`)
+        clo, chi = down(lo + elo), up(hi + ehi)
         with np.errstate(divide="ignore", invalid="ignore"):  # DeepZ's slope; any lam in [0, 1] is sound
             lam = np.clip(np.where(hi > lo, hi / (hi - lo), np.where(lo >= 0, 1.0, 0.0)), 0.0, 1.0)
         # 0 <= relu(v) - lam v (lam in [0, 1]), a function that falls then rises: its max is at an end
@@ -261,9 +259,10 @@ def sequential(x, w_hat, b, u, eta):
     return up(up(up(u * total) + up(per_product * up(p_abs.sum(axis=1) * (1 + g)))) + n * eta).reshape(-1)
 
 
-def run_leaf(block, params, lo, hi, rules) -> tuple[dict, list]:
-    """{op index: value} for every computed value of @main over the box [lo, hi], and the output."""
-    leaf, values = Leaf(rules), {}
+def run_leaf(block, params, lo, hi, rules, domains=None) -> tuple[dict, list]:
+    """{op index: value} for every computed value of @main over the box [lo, hi], and the output;
+    `domains` (layer_bounds over `chain`) bound the relu inputs."""
+    leaf, values = Leaf(rules, domains), {}
     lo, hi, shape = lo.reshape(-1), hi.reshape(-1), lo.shape
     mid, rad = center_radius(lo, hi)
     env = {block.args[0][0]: [shape, leaf.fresh(Form(mid), np.where(hi > lo, rad, 0.0), 0),
@@ -322,8 +321,32 @@ def run_leaf(block, params, lo, hi, rules) -> tuple[dict, list]:
 
 def spread(x, k: int, shape) -> Form:
     """Form k of value x, broadcast numpy-style to `shape`."""
-    lead = (1,) * (len(shape) - len(x[0]))
-    return x[k].take(np.broadcast_to(np.arange(x[k].c.size).reshape(*lead, *x[0]), shape).reshape(-1))
+    index = np.broadcast_to(np.arange(x[k].c.size).reshape(*(1,) * (len(shape) - len(x[0])), *x[0]), shape).reshape(-1)
+    return Form(x[k].c[index], [m[:, index] for m in x[k].ms], x[k].r[index])
+
+
+def chain(block, params) -> list | None:
+    """@main's real values as robust.py's chain of affine maps and ReLUs, so that its layer_bounds
+    bound every fp.relu's input: parameters exact (a rounded one's real value is the parameter);
+    fp.round, flatten, reshape the identity; the variable the first operand of every other op
+    and never broadcast. None where @main is not one."""
+    known, cur, blocks = {}, block.args[0][0], [[]]
+    for op in block.ops[:-1]:
+        name, shape, args = op.name.removeprefix("fp."), op.result_types[0].shape, op.operands
+        if name == "spec.param" or name == "round" and args[0] in known:
+            known[op.results[0]] = known[args[0]] if args else np.asarray(params[op.props["name"]], np.float64)
+            continue
+        c, n, out = [known.get(v) for v in args[1:]], int(np.prod(op.operand_types[0].shape)), int(np.prod(shape))
+        if args[:1] != [cur] or any(v is None for v in c):
+            return None
+        if name in ("linear", "matmul") and (w := c[0] if name == "linear" else c[0].T).shape == (out, n):
+            blocks[-1] += [("lin", w)] + [("add", np.broadcast_to(b, shape).reshape(-1)) for b in c[1:]]  # x w^T + b
+        elif name in ("add", "sub") and out == n:
+            blocks[-1].append(("add", np.broadcast_to(c[0], shape).reshape(-1) * (1.0 if name == "add" else -1.0)))
+        elif name not in ("relu", "round", "flatten", "reshape"):
+            return None
+        blocks, cur = blocks + [[]] * (name == "relu"), op.results[0]
+    return blocks if block.ops[-1].operands == [cur] and len(blocks) > 1 else None
 
 
 def load_box(data: bytes, shape) -> tuple[np.ndarray, np.ndarray]:
@@ -337,11 +360,12 @@ def load_box(data: bytes, shape) -> tuple[np.ndarray, np.ndarray]:
 def recompute(block, params, tree, lo, hi) -> tuple[dict, np.ndarray]:
     """The hull over the tree's leaves of every value's [range lo, hi, error lo, hi], and the
     output's largest error per element."""
-    hull, bound, todo = {}, 0.0, [(tree, lo, hi)]
-    while todo:
-        node, lo, hi = todo.pop()
+    hull, bound, todo, blocks = {}, 0.0, [(tree, lo, hi, None)], chain(block, params)
+    while todo:  # a box's domains within its parent box's
+        node, lo, hi, parent = todo.pop()
+        dom = blocks and layer_bounds(blocks, lo.reshape(1, -1), hi.reshape(1, -1), dict.fromkeys(range(1, len(blocks)), 0), parent)
         if isinstance(node, dict) and set(node) == {"relu"} and isinstance(node["relu"], list):
-            values, out = run_leaf(block, params, lo, hi, node["relu"])
+            values, out = run_leaf(block, params, lo, hi, node["relu"], dom)
             bound = np.maximum(bound, np.maximum(*np.abs(out[2].bounds())))
             for i, v in values.items():
                 now = [*v[1].bounds(), *v[2].bounds()]
@@ -354,7 +378,7 @@ def recompute(block, params, tree, lo, hi) -> tuple[dict, np.ndarray]:
             raise Reject("malformed split tree: a node is {relu} or {dim, at, below, above} with at in the box")
         below, above = hi.copy(), lo.copy()
         below.reshape(-1)[node["dim"]] = above.reshape(-1)[node["dim"]] = node["at"]
-        todo += [(node["below"], lo, below), (node["above"], above, hi)]
+        todo += [(node["below"], lo, below, dom), (node["above"], above, hi, dom)]
     return hull, bound
 
 
@@ -391,5 +415,4 @@ def enclose(stage: str, params: bytes, x: np.ndarray) -> tuple[np.ndarray, np.nd
     """An enclosure of the spec program's real output at the input x (a one-point box)."""
     block = main_function(parse(stage)).regions[0][0]
     rules = ["h" * int(np.prod(op.result_types[0].shape)) for op in block.ops if op.name == "fp.relu"]
-    x = np.asarray(x, np.float64)
-    return run_leaf(block, read(params), x, x, rules)[1][1].bounds()
+    return run_leaf(block, read(params), *[np.asarray(x, np.float64)] * 2, rules)[1][1].bounds()
