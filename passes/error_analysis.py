@@ -309,7 +309,14 @@ class Leaf:
             # |y| <= M, 2^(e-1) <= M < 2^e: |round(y) - y| <= u 2^(e-1) (half an ulp of M's binade
             # for nearest, a whole one directed: u doubles), at most u M; eta below the normal range
             u, eta, _ = format_limits(fmt, rounding)
-            extra = up(extra + np.maximum(np.ldexp(u, np.frexp(up(z.magnitude() + extra))[1] - 1), eta))
+            bound = np.maximum(np.ldexp(u, np.frexp(up(z.magnitude() + extra))[1] - 1), eta)
+            # where every computed value rounds to the same r, the error is r - val exactly
+            lo, hi = z.computed()
+            r = round_to(down(lo - extra), fmt, rounding)
+            cell = (r == round_to(up(hi + extra), fmt, rounding)) & np.isfinite(r)
+            err = z.err.times(1.0 - cell).plus(Affine.const(np.where(cell, r, 0.0)).plus(z.val.times(1.0 * cell), -1.0))
+            z = Value(z.shape, z.val, err, z.fmt, z.known)
+            extra = np.where(cell, 0.0, up(extra + bound))
         out = Value(z.shape, z.val, self.symbols.fresh(z.err, extra, "roundoff"), fmt)
         _, _, biggest = format_limits(fmt, rounding)
         worst = float(np.max(out.magnitude(), initial=0.0))

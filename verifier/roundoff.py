@@ -119,8 +119,11 @@ class Leaf:
         """z computed in acc with roundoff `arith`, rounded once to fmt, which it must not overflow."""
         extra = up(np.broadcast_to(np.asarray(arith, np.float64), z[1].c.shape))
         if not within(fmt, acc):  # |y| <= M < 2^e: half an ulp of 2^(e-1) (a whole one directed), eta subnormal
-            (u, eta, _), e = limits(fmt, mode), np.frexp(up(magnitude(z) + extra))[1]
-            extra = up(extra + np.maximum(np.ldexp(u, e - 1), eta))
+            (u, eta, _), e, (lo, hi) = limits(fmt, mode), np.frexp(up(magnitude(z) + extra))[1], enclosure(z)
+            r = round_to(down(lo - extra), fmt, mode)  # where every computed value rounds to r, err = r - val
+            cell = (r == round_to(up(hi + extra), fmt, mode)) & np.isfinite(r)
+            z = [*z[:2], z[2].scale(1.0 - cell).plus(Form(np.where(cell, r, 0.0)).plus(z[1].scale(1.0 * cell), -1.0))]
+            extra = np.where(cell, 0.0, up(extra + np.maximum(np.ldexp(u, e - 1), eta)))
         out = [z[0], z[1], self.fresh(z[2], extra, 1), fmt, False]
         worst = float(np.max(magnitude(out), initial=0.0))
         if not worst <= limits(fmt, mode)[2]:

@@ -1,4 +1,4 @@
-"""The storage rounding of a value bounded by half an ulp of its magnitude's binade.
+"""The storage rounding of a value: half an ulp of its magnitude's binade, or exact in one cell.
 
 A value y with |y| <= M, 2^(e-1) <= M < 2^e, rounds into a format S with error at most
 max(u_S 2^(e-1), eta_S) (docs/WITNESS.md §5.5), never more than the u_S M + eta_S used before
@@ -7,6 +7,10 @@ error is that one rounding, so the bound must cover the largest rounding error o
 computed in this test from the format's own grid of numbers (decoded from the bit patterns
 with exact rationals, sharing nothing with vnnc), and come within 2% of it where the box
 holds that worst case; the rule u_S M + eta_S would be 1.5x to 1.9x looser on these boxes.
+Where every computed value rounds to the same number r (the enclosure lies in one rounding
+cell), the stored value is r and its error r - val exactly: a box inside one cell is bounded
+by its distance to r, and an fp8 MLP over a small box stays within its bound at every input
+sampled, against the network computed in exact rationals.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import vnnc
+from test_roundoff import exact_mlp, inputs_in_box, write_mlp
 from vnnc import safetensors
 
 # (exponent bits, fraction bits, fn: no infinities, the all-ones exponent holds numbers)
@@ -92,3 +97,32 @@ def test_worst_error_reference_itself():
     assert worst_error("fp8-e5m2", "nearest", 1.0, 1.05) == Fraction(1.05) - 1  # the float 1.05
     assert worst_error("fp8-e5m2", "down", 1.5, 1.9) == Fraction(1, 4)  # just below 1.75
     assert max(grid("fp8-e4m3fn", 1000.0)) == 448
+
+
+@pytest.mark.parametrize(("fmt", "mode", "lo", "hi", "r"), [
+    ("fp8-e5m2", "nearest", 1.55, 1.6, 1.5), ("fp8-e5m2", "nearest", 1.63, 1.7, 1.75),
+    ("fp8-e4m3fn", "nearest", 1.52, 1.55, 1.5), ("fp8-e5m2", "down", 1.52, 1.7, 1.5)])
+def test_a_box_inside_one_rounding_cell_is_bounded_by_its_distance_to_the_rounded_value(tmp_path, fmt, mode, lo, hi, r):
+    np.savez(tmp_path / "box.npz", lo=np.array([[lo]], np.float32), hi=np.array([[hi]], np.float32))
+    bundle = vnnc.compile(relu_model(tmp_path, 1), out=tmp_path / "b",
+                          precision={"precision": fmt, "rounding": mode}, input_box=tmp_path / "box.npz")
+    bound = bundle.manifest["certified_error_bound"]["abs"][0]
+    worst = max(abs(Fraction(r) - Fraction(float(np.float32(v)))) for v in (lo, hi))
+    assert worst <= Fraction(bound) <= worst * (1 + 1e-8), (bound, float(worst))
+    assert bundle.run(np.array([[lo]], np.float32)).reshape(-1)[0] == r  # the library agrees: r everywhere
+
+
+@pytest.mark.parametrize("fmt", ["fp8-e5m2", "fp8-e4m3fn"])
+def test_fp8_mlp_over_a_small_box_stays_within_its_bound(tmp_path, fmt):
+    path, params = write_mlp(tmp_path, sizes=(6, 16, 16, 4), seed=11)
+    x0 = np.random.default_rng(5).uniform(-1, 1, (1, 6))
+    lo, hi = x0 - 0.01, x0 + 0.01
+    np.savez(tmp_path / "box.npz", lo=lo, hi=hi)
+    bundle = vnnc.compile(path, out=tmp_path / "b", precision={"precision": fmt}, input_box=tmp_path / "box.npz")
+    bound = [Fraction(b) for b in bundle.manifest["certified_error_bound"]["abs"]]
+    worst = 0.0
+    for x in inputs_in_box(lo, hi, 150, seed=2):
+        err = [abs(Fraction(float(a)) - v) for a, v in zip(bundle.run(x).reshape(-1), exact_mlp(params, x))]
+        assert all(e <= b for e, b in zip(err, bound)), (x, err, bound)
+        worst = max(worst, max(float(e / b) for e, b in zip(err, bound)))
+    assert worst > 0.01  # the comparison saw real rounding errors, at a real fraction of the bound
