@@ -82,7 +82,7 @@ from vnnc.verifier.interval import ETA, center_radius, down, matmul_enclose, up
 NAME = "error-analysis"
 MARGIN = 2.0**-30  # relative widening of every claim; the checker's recomputation lands inside
 F64_ROUND = 2.0**-52  # |fl(a op b) - a op b| <= F64_ROUND |fl(a op b)| (+ ETA for a product)
-SPLIT_WORK = 4_000_000  # the split search stops at about this many leaves x parameters
+SPLIT_WORK = 6_000_000  # the split search stops at about this many leaves x parameters
 MAX_LEAVES = 4096
 GAIN, STALL = 1 / 8, 6  # splitting stops when STALL halvings in a row (along the coordinates in
 # turn, by their promise) lowered the worst box's bound by less than GAIN in all
@@ -168,9 +168,16 @@ class Affine:
         c = np.array(c, np.float64).reshape(-1)
         return Affine(c, np.zeros((0, c.size)), np.zeros((0, c.size)), np.zeros(c.size))
 
+    def cols(self) -> tuple[np.ndarray, np.ndarray]:
+        """(colsum |mv|, colsum |mr|), each rounded up; computed once (forms are never changed
+        in place, and `loose` keeps the symbols)."""
+        if getattr(self, "_cols", None) is None:
+            self._cols = (_sum_cols(self.mv), _sum_cols(self.mr))
+        return self._cols
+
     def radius(self) -> np.ndarray:
-        if getattr(self, "_radius", None) is None:  # forms are never changed in place
-            self._radius = up(up(_sum_cols(self.mv) + _sum_cols(self.mr)) + self.r)
+        if getattr(self, "_radius", None) is None:
+            self._radius = up(up(self.cols()[0] + self.cols()[1]) + self.r)
         return self._radius
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
@@ -182,11 +189,13 @@ class Affine:
 
     def rounding(self) -> np.ndarray:
         """A bound of the rounding of forms whose entries each came from one float64 operation."""
-        total = up(up(np.abs(self.c) + _sum_cols(self.mv)) + _sum_cols(self.mr))
+        total = up(up(np.abs(self.c) + self.cols()[0]) + self.cols()[1])
         return up(up(total * F64_ROUND) + 2 * ETA)
 
     def loose(self, extra) -> Affine:
-        return Affine(self.c, self.mv, self.mr, up(self.r + extra))
+        out = Affine(self.c, self.mv, self.mr, up(self.r + extra))
+        out._cols = self.cols()
+        return out
 
     def plus(self, other: Affine, sign: float = 1.0) -> Affine:
         kv, kr = max(len(self.mv), len(other.mv)), max(len(self.mr), len(other.mr))
@@ -207,10 +216,10 @@ class Affine:
         r, e_r = matmul_enclose(self.r.reshape(rows, n), np.abs(b))
         rest = up(e_c + up(r + e_r)).reshape(-1)
         forms = []
-        for m in (self.mv, self.mr):
+        for m, col in zip((self.mv, self.mr), self.cols()):
             forms.append((m.reshape(-1, n) @ b).reshape(len(m), rows * cols))
             if len(m):  # each entry errs by <= gamma_n (|m| |b|) + n ETA; summed over the symbols:
-                s, e = matmul_enclose(_sum_cols(m).reshape(rows, n), np.abs(b))
+                s, e = matmul_enclose(col.reshape(rows, n), np.abs(b))
                 rest = up(rest + up(up(gamma64(n) * up(s + e)).reshape(-1) + len(m) * n * ETA))
         return Affine(c.reshape(-1), forms[0], forms[1], rest)
 
