@@ -134,10 +134,8 @@ def check(source: str, target: str, witness: dict) -> None:
             raise Reject(f"{twin}: attributes differ from {sop.name}'s")
         out = top.result_types[0]
         fmt = format_of(out.elem)
-        if out.shape != sop.result_types[0].shape:
-            raise Reject(f"{twin}: result shape changed")
-        if len(sop.operands) != len(top.operands):
-            raise Reject(f"{twin}: operand count changed")
+        if out.shape != sop.result_types[0].shape or len(sop.operands) != len(top.operands):
+            raise Reject(f"{twin}: result shape or operand count changed")
         for s, t in zip(sop.operands, top.operands):
             v = env[s]
             if v in boundary and types[v].elem == "f32" and fmt != "f32":
