@@ -163,12 +163,20 @@ def layer_bounds(blocks, x_lo, x_hi, splits: dict, root: dict | None = None, car
         l, u = forward(blocks[k - 1], lo, hi)
         if root is not None:  # a leaf lies in the box: the box's domains hold over it
             l, u = np.maximum(l, root[k][0]), np.minimum(u, root[k][1])
-        pairs = np.argwhere((l < 0) & (u > 0)) if k > 1 else []  # a stable neuron keeps its IBP domain
+        # leaves with the same box and the same domains below z_k have the same domain of z_k:
+        # computed for the first of them (same[b]), then copied
+        same = np.arange(len(l))
+        if k > 1 and len(l) > 1:
+            keys = np.hstack([x_lo, x_hi] + [np.hstack(bounds[i]) for i in range(1, k)])
+            _, first, group = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+            same = first[group.reshape(-1)]
+        pairs = np.argwhere((l < 0) & (u > 0) & (same == np.arange(len(l)))[:, None]) if k > 1 else []
         for c in range(0, len(pairs), 4 * BATCH):  # rows z_kj, then -z_kj, per unstable (leaf b, neuron j)
             b, j = pairs[c:c + 4 * BATCH].T
             b2, e, sub = np.tile(b, 2), np.eye(l.shape[1])[j], rows(bounds, np.tile(b, 2))
             lower = dual_bound(blocks, k, sub, x_lo[b2], x_hi[b2], crown(blocks, k, sub, np.vstack([e, -e])))
             l[b, j], u[b, j] = np.maximum(l[b, j], lower[:len(b)]), np.minimum(u[b, j], -lower[len(b):])
+        l, u = l[same], u[same]
         mine = [c for c in carried if c[0] == k]
         if mine:
             nus = {i: np.array([c[3][i] for c in mine]) for i in range(1, k)}

@@ -293,3 +293,27 @@ def test_rows_refuted_narrowly_carry_crown_multipliers(setup, monkeypatch):
                 nu = np.frombuffer(base64.b64decode(ref[1]), "<f4") * np.float32(-3.0)
                 ref[1] = base64.b64encode(nu.astype("<f4").tobytes()).decode()
     assert not run_check(problem, twin)
+
+
+def test_leaves_sharing_their_lower_domains_share_the_next(setup):
+    """The checker computes a layer's domains once for leaves whose box and lower domains
+    agree: a batch of leaves (same box; splits in layer 1 alike or not, in layer 2 apart; one
+    leaf on half the box) gets exactly the domains each leaf gets alone."""
+    problem, _ = setup["relu"]
+    blocks, sizes = robust.network(problem.spec_text, robust.read(params_bytes(problem.params)))
+    lo, hi = -0.5 * np.ones(20), 0.5 * np.ones(20)
+    alone = robust.layer_bounds(blocks, lo[None], hi[None], {1: np.zeros((1, 12)), 2: np.zeros((1, 12))})
+    j1 = int(np.argmax((alone[1][0][0] < 0) & (alone[1][1][0] > 0)))
+    j2 = np.nonzero((alone[2][0][0] < 0) & (alone[2][1][0] > 0))[0][:2]
+    signs = {1: np.zeros((6, 12)), 2: np.zeros((6, 12))}
+    signs[1][[0, 1, 2], j1], signs[1][3, j1] = 1, -1
+    signs[2][0, j2[0]], signs[2][1, j2[-1]], signs[2][2, j2[0]] = 1, -1, -1
+    x_lo, x_hi = np.tile(lo, (6, 1)), np.tile(hi, (6, 1))
+    x_hi[5, 0] = 0.0  # leaf 5: half the box, no splits, like leaf 4
+    batch = robust.layer_bounds(blocks, x_lo, x_hi, signs)
+    for b in range(6):
+        one = robust.layer_bounds(blocks, x_lo[b:b + 1], x_hi[b:b + 1], {k: s[b:b + 1] for k, s in signs.items()})
+        for k in (1, 2):
+            np.testing.assert_allclose(batch[k][0][b], one[k][0][0], rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(batch[k][1][b], one[k][1][0], rtol=1e-12, atol=1e-12)
+    assert (batch[2][1][5] < batch[2][1][4]).any() or (batch[2][0][5] > batch[2][0][4]).any()
