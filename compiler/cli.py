@@ -125,14 +125,19 @@ def _cuda_line(row: dict) -> str:
 
 
 def _bundle_target(root: Path) -> str:
-    """The manifest's target ("c" when absent or unreadable: the checker reports the rest)."""
+    """"cuda" when the manifest says so and its library holds nvcc's fat binary (so that
+    editing the manifest cannot turn a C library's checked sample into an untested CUDA
+    one), else "c"; an unreadable bundle is "c" too, and the checker reports it."""
     import json
 
     try:
-        target = json.loads((root / "manifest.json").read_text()).get("target", "c")
-    except (OSError, ValueError, AttributeError, RecursionError):
+        manifest = json.loads((root / "manifest.json").read_text())
+        if manifest.get("target") != "cuda":
+            return "c"
+        library = (root / manifest["artifacts"]["library"]).read_bytes()
+    except (OSError, ValueError, AttributeError, KeyError, TypeError, RecursionError):
         return "c"
-    return target if isinstance(target, str) else "c"
+    return "cuda" if b"__cudaRegisterFatBinary" in library else "c"
 
 
 # ---------------------------------------------------------------- verify

@@ -487,6 +487,20 @@ def test_cuda_bundle_is_checked_and_its_run_tested(tmp_path):
     assert layout.validate(m, sch, sch) == []
 
 
+def test_a_c_bundle_relabelled_cuda_still_has_its_library_sampled(tmp_path):
+    """`vnnc check` treats the library as CUDA (tested, not checked) only when it holds nvcc's
+    fat binary: editing the manifest's target does not skip a C library's sampled check."""
+    import json
+
+    bundle = vnnc.compile(EXAMPLES / "mlp.mlir", out=tmp_path / "b")
+    manifest = json.loads((bundle.path / "manifest.json").read_text())
+    (bundle.path / "manifest.json").write_text(json.dumps(dict(manifest, target="cuda")))
+    proc = run_cli("check", str(bundle.path))
+    assert proc.returncode == 0, proc.stderr
+    assert "CUDA library" not in proc.stdout
+    assert any(line.split()[:2] == ["library", "accepted"] for line in proc.stdout.splitlines())
+
+
 @needs_nvcc
 @pytest.mark.skipif(GPU, reason="checks the error path of a host without a GPU")
 def test_without_a_gpu_the_library_reports_the_cuda_error(tmp_path):
