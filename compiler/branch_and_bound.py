@@ -222,10 +222,10 @@ def relu_split(net, region: Region, deadline: float, log, batch: int = 32, steps
             return Outcome("unknown", note=f"time limit reached ({done} leaves refuted, {len(queue)} open)")
         take = queue[-batch:]
         del queue[-batch:]
-        # children of one parent share their layers below start: batch by start
-        start = min(d.start for d in take)
+        # a child shares its parent's layers below its start: only the layers from there are recomputed
+        start = np.array([d.start for d in take])
         signs = {k: np.array([d.signs[k] for d in take]) for k in range(1, L)}
-        prev = None if start == 1 else [None] + [
+        prev = None if (start == 1).all() else [None] + [
             (np.array([d.bounds[k][0] for d in take]), np.array([d.bounds[k][1] for d in take]))
             for k in range(1, L)]
         bounds = bnd.layer_bounds(net, x_lo, x_hi, signs, prev=prev, start=start, leaves=len(take), root=root,

@@ -254,11 +254,13 @@ def gradient(net: Network, tape) -> tuple[dict, dict]:
 
 
 def layer_bounds(net: Network, x_lo: np.ndarray, x_hi: np.ndarray, signs: dict | None = None,
-                 prev: list | None = None, start: int = 1, method: str = "crown",
+                 prev: list | None = None, start: int | np.ndarray = 1, method: str = "crown",
                  leaves: int | None = None, root: dict | None = None, dtype=np.float64) -> list:
     """[(l_k, u_k)] (B, n_k) for k = 1..L-1 (index 0 holds the boxes): the checker's rule
     (module docstring); IBP alone if method is "ibp". signs[k] (B, n_k): +1 active split, -1
-    inactive, 0 none. Layers below `start` are taken from prev (re-clamped by signs). One box
+    inactive, 0 none. Layers below `start` are taken from prev (re-clamped by signs); start
+    may be one layer per leaf (B,), the CROWN passes then run only for the leaves that need
+    them. One box
     (x_lo of one row) may serve B = `leaves` leaves. root[k] = (l, u) (1, n_k): domains over
     the whole box (`root_bounds`), intersected with IBP's before CROWN, as the checker does.
     dtype float32 runs the CROWN passes per neuron in float32, each bound widened by WIDEN
@@ -266,7 +268,7 @@ def layer_bounds(net: Network, x_lo: np.ndarray, x_hi: np.ndarray, signs: dict |
     bounds = [(x_lo, x_hi)]
     L = net.depth
     for k in range(1, L):
-        if k < start:
+        if np.all(k < start):
             l, u = prev[k]
         else:
             lo, hi = (x_lo, x_hi) if k == 1 else (np.maximum(bounds[k - 1][0], 0.0), np.maximum(bounds[k - 1][1], 0.0))
@@ -275,13 +277,16 @@ def layer_bounds(net: Network, x_lo: np.ndarray, x_hi: np.ndarray, signs: dict |
                 l, u = np.repeat(l, leaves, axis=0), np.repeat(u, leaves, axis=0)
             if root is not None and k in root:
                 l, u = np.maximum(l, root[k][0]), np.minimum(u, root[k][1])
+            kept = np.broadcast_to(k < np.asarray(start), (len(l),))  # leaves whose layer k is prev's
             if k > 1 and method != "ibp":
-                leaf, j = np.nonzero((l < 0) & (u > 0))
+                leaf, j = np.nonzero((l < 0) & (u > 0) & ~kept[:, None])
                 if len(leaf):
                     lower = _crown_neurons(net, k, leaf, j, bounds, x_lo, x_hi, dtype)
                     n = len(leaf)
                     l[leaf, j] = np.maximum(l[leaf, j], lower[:n])
                     u[leaf, j] = np.minimum(u[leaf, j], -lower[n:])
+            if kept.any():
+                l, u = np.where(kept[:, None], prev[k][0], l), np.where(kept[:, None], prev[k][1], u)
         if signs is not None and k in signs:
             l = np.where(signs[k] > 0, np.maximum(l, 0.0), l)
             u = np.where(signs[k] < 0, np.minimum(u, 0.0), u)

@@ -222,3 +222,30 @@ def test_float32_domains_hold_and_are_no_tighter(seed):
         assert ok.sum() > 100
         for k in range(1, net.depth):
             assert (zs[k][ok] >= f32[k][0][b]).all() and (zs[k][ok] <= f32[k][1][b]).all(), (b, k)
+
+
+def test_per_leaf_start_keeps_the_layers_below_it():
+    """start per leaf: each leaf's layers below its start are prev's (re-clamped), the others
+    recomputed, the same as every leaf computed from layer 1; a prev marked wrong below a
+    leaf's start shows through (it is used), above it not."""
+    sizes = (6, 10, 10, 10, 3)
+    net = random_net(7, sizes)
+    lo, hi = -np.ones((1, 6)), np.ones((1, 6))
+    signs = {k: np.zeros((3, n)) for k, n in enumerate(sizes[1:-1], 1)}
+    base = bnd.layer_bounds(net, lo, hi, leaves=3)
+    for b, k in ((0, 1), (1, 2), (2, 3)):  # leaf b split at layer k: start k + 1
+        j = int(np.argmax((base[k][0][b] < 0) & (base[k][1][b] > 0)))
+        signs[k][b, j] = 1.0
+    full = bnd.layer_bounds(net, lo, hi, signs, leaves=3)
+    prev = [None] + [(l.copy(), u.copy()) for l, u in full[1:]]
+    start = np.array([2, 3, 4])
+    got = bnd.layer_bounds(net, lo, hi, signs, prev=prev, start=start, leaves=3)
+    for k in range(1, net.depth):
+        np.testing.assert_allclose(got[k][0], full[k][0], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(got[k][1], full[k][1], rtol=1e-12, atol=1e-12)
+    for k in range(1, net.depth):
+        prev[k][0][:] = -1e3
+    got = bnd.layer_bounds(net, lo, hi, signs, prev=prev, start=start, leaves=3)
+    for b in range(3):
+        for k in range(1, net.depth):
+            assert (got[k][0][b] == -1e3).any() == (k < start[b]), (b, k)
