@@ -24,9 +24,9 @@ from vnnc.errors import VnncError
 PRECISION_OPTIONS = ("precision", "accumulate", "rounding", "config")
 
 
-def pipeline_passes(precision: dict | None = None, autograd: bool = False) -> list:
+def pipeline_passes(precision: dict | None = None, autograd: bool = False, target: str = "c") -> list:
     """The passes after the front end: lower-autograd (for a program with an ad op),
-    assign-precision (when formats are asked for), then lower-to-loops."""
+    assign-precision (when formats are asked for), then lower-to-loops (for `target`)."""
     from vnnc.passes.lower_to_loops import LowerToLoopsPass
 
     passes = []
@@ -41,7 +41,7 @@ def pipeline_passes(precision: dict | None = None, autograd: bool = False) -> li
         if unknown:
             raise VnncError(f"unknown precision options {sorted(unknown)}")
         passes.append(AssignPrecisionPass(**{k: str(v) for k, v in precision.items() if v is not None}))
-    passes.append(LowerToLoopsPass())
+    passes.append(LowerToLoopsPass(target=target))
     return passes
 EMIT_LEVELS = ("spec", "fp", "loops", "c", "cuda")
 TARGETS = ("c", "cuda")
@@ -143,7 +143,7 @@ def emit(model_path: str | Path, level: str, batch: int = 1, precision: dict | N
         return custom_text(model.module)
     # --emit fp without --precision: the fp stage of the default f32 choice
     stages = run_pipeline(model, pipeline_passes(precision or ({"precision": "f32"} if level == "fp" else None),
-                                                 has_ad_op(model.module)))
+                                                 has_ad_op(model.module), "cuda" if level == "cuda" else "c"))
     if level == "fp":
         return custom_text(parse_module(stages[1].text, "fp stage"))
     module = parse_module(stages[-1].text, "final stage")
@@ -208,7 +208,7 @@ def compile_model(
     box = _input_box(input_box, inputs, outputs) if input_box is not None else None
     if box is not None and not precision:
         precision = {"precision": "f32"}
-    passes = pipeline_passes(precision, autograd)
+    passes = pipeline_passes(precision, autograd, target)
     stages = run_pipeline(model, passes)
     cross_check = _cross_check_onnx(model, stages[0].text, model_path)
     if cross_check is not None:

@@ -65,8 +65,10 @@ def memref_of(t: TensorType) -> MemRefType:
     return MemRefType({"f32": f32, "f64": f64, "i64": i64}[carrier(t)], list(t.get_shape()))
 
 
-def kernel_spec(op) -> KernelSpec:
-    """What a kernel computes: the op, its shapes and attributes, and its arithmetic."""
+def kernel_spec(op, target: str = "c") -> KernelSpec:
+    """What a kernel computes: the op, its shapes and attributes, and its arithmetic. For the
+    GPU (`target` "cuda") every contraction is unblocked, one output per loop iteration (a
+    thread), each summed exactly as the C kernel sums it (the same order, so the same bits)."""
     shapes = tuple(tuple(v.type.get_shape()) for v in op.operands)
     dtypes = tuple(carrier(v.type) for v in op.operands)
     out = op.results[0].type
@@ -85,6 +87,8 @@ def kernel_spec(op) -> KernelSpec:
     if op.short_name() == "matmul":  # vectors over columns, each output summed in sequence
         block = contraction.columns_block(shapes, (*dtypes, carrier(out)))
         order = "sequential" if block != (1, 1) else order
+    if target == "cuda":
+        block = (1, 1)
     return KernelSpec(op.short_name(), shapes, tuple(out.get_shape()), tuple(sorted(attrs.items())), dtypes,
                       order=order, block=block)
 
@@ -127,6 +131,7 @@ def _flat(b: Builder, value: SSAValue) -> SSAValue:
 class _Lowering:
     module: ModuleOp
     writers: dict
+    target: str = "c"
 
     def __post_init__(self):
         self.kernels: dict[KernelSpec, str] = {}
@@ -238,7 +243,7 @@ class _Lowering:
                         raise LoweringError(f"{NAME}: {op.name} must keep its operand's format")
                     b.insert(memref.CopyOp(_flat(b, args[0]), _flat(b, dest)))
                 else:
-                    k = kernel_spec(op)
+                    k = kernel_spec(op, self.target)
                     callee = self.kernel(k)
                     b.insert(func.CallOp(callee, [*args, dest], []))
                     self.calls.append({"kernel": callee, "op": op.name})
@@ -277,9 +282,10 @@ def _io_names(spec_main: func.FuncOp) -> list[str] | None:
 @dataclass(frozen=True)
 class LowerToLoopsPass(ModulePass):
     name = NAME
+    target: str = "c"  # "cuda": contractions unblocked, one output per thread (kernel_spec)
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        lowering = _Lowering(op, writers())
+        lowering = _Lowering(op, writers(), self.target)
         lowering.run()
         fns = {fn.sym_name.data: fn for fn in lowering.kernel_ops}
         witness.record(

@@ -14,6 +14,7 @@ order of operations), within a stated tolerance where it calls expf (CUDA's is n
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from vnnc import safetensors
 from vnnc.backends.build import CUDA_FLAGS, build_shared
 from vnnc.backends.c import abi_source, emit_c
 from vnnc.backends.cuda import CudaPrintError, emit_cuda, gpu_present, plan_kernel
-from vnnc.driver import load_model, pipeline_passes, run_pipeline
+from vnnc.driver import emit, load_model, pipeline_passes, run_pipeline
 from vnnc.frontend_mlir import parse_module
 from vnnc.model import signature
 from xdsl.dialects import func
@@ -378,6 +379,24 @@ def test_gpu_path_of_the_driver_with_the_emulation_standing_in(monkeypatch, tmp_
     assert row["passed"] is True and "library" not in [r["stage"] for r in g.manifest["checks"]]
     x = np.random.default_rng(5).uniform(-1, 1, (4, 784)).astype(np.float32)
     assert g.run(x).tobytes() == c.run(x).tobytes()
+
+
+def test_cuda_lowering_computes_one_output_per_thread(tmp_path):
+    """For the GPU, lower-to-loops leaves contractions unblocked (the C lowering computes 8 x 2
+    outputs per iteration for the CPU's registers): the first layer of the MLP at batch 4 is
+    launched on one thread per output, and its certificate records no block."""
+    path = mlp_at_batch(4, tmp_path)
+    blocks = {}
+    for target in ("c", "cuda"):
+        model = load_model(path, 1)
+        stages = run_pipeline(model, pipeline_passes(None, False, target))
+        kernels = stages[-1].witness["claims"]["kernels"]
+        blocks[target] = {k["kernel"]: tuple(k.get("block", (1, 1))) for k in kernels if k["op"] == "spec.linear"}
+    assert blocks["c"] and any(b != (1, 1) for b in blocks["c"].values())
+    assert set(blocks["cuda"].values()) == {(1, 1)}
+    source = emit(path, "cuda")
+    launches = re.findall(r"VNNC_LAUNCH\((k_linear_4x784\w*), (\d+), (\d+)\)", source)
+    assert launches and int(launches[0][1]) * int(launches[0][2]) >= 4 * 256
 
 
 @needs_cxx
