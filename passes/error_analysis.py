@@ -74,10 +74,12 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 from vnnc.dialects import fp, spec
 from vnnc.verifier.interval import ETA, center_radius, down, matmul_enclose, up
+from vnnc.verifier.interval import gamma as gamma_enclose
 
 NAME = "error-analysis"
 MARGIN = 2.0**-30  # relative widening of every claim; the checker's recomputation lands inside
@@ -97,6 +99,7 @@ class OverflowRisk(AnalysisError):
     """A value may overflow its format over the box: a smaller box may still be fine."""
 
 
+@cache
 def format_limits(name: str, rounding: str) -> tuple[float, float, float]:
     """(u, eta, biggest): |round(y) - y| <= u |y| + eta whenever |y| <= biggest."""
     f = fp.parse_format(name)
@@ -110,6 +113,7 @@ def format_limits(name: str, rounding: str) -> tuple[float, float, float]:
     return u, eta, biggest
 
 
+@cache
 def contains(outer: str, inner: str) -> bool:
     """Every value of format `inner` is one of `outer` (so converting is exact)."""
     a, b = fp.parse_format(outer), fp.parse_format(inner)
@@ -117,10 +121,12 @@ def contains(outer: str, inner: str) -> bool:
                                and (a.ebits > b.ebits or a.ebits == b.ebits and b.kind == "ieee"))
 
 
+@cache
 def gamma64(n: int) -> float:
     return gamma(n, 2.0**-53)
 
 
+@cache
 def gamma(n: int, u: float) -> float:
     """An upper bound of gamma_n = n u / (1 - n u)."""
     if n * u >= 0.5:
@@ -142,16 +148,44 @@ def round_to(x: np.ndarray, fmt: str, mode: str) -> np.ndarray:
 # ---------------------------------------------------------------- affine forms
 
 
+_gamma_2n = cache(gamma_enclose)
+
+
+def enclose_nonnegative(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """matmul_enclose(a, b) for float64 a, b >= 0: there |a| |b| is the product a b itself
+    (up to the signs of zeros, which its error bound does not see), computed once."""
+    n = a.shape[-1]
+    c = a @ b
+    return c, up(up(_gamma_2n(2 * n) * up(c + n * ETA)) + n * ETA)
+
+
+_ones = cache(lambda k: np.ones(k))  # read only
+
+
 def _sum_cols(m: np.ndarray) -> np.ndarray:
     """|m| summed over symbols (rows of m), rounded up."""
     if m.shape[0] == 0:
         return np.zeros(m.shape[1])
-    s, e = matmul_enclose(np.ones(m.shape[0]), np.abs(m))
+    s, e = enclose_nonnegative(_ones(m.shape[0]), np.abs(m))
     return up(s + e)
 
 
-def _grow(m: np.ndarray, k: int) -> np.ndarray:
-    return m if m.shape[0] == k else np.concatenate([m, np.zeros((k - m.shape[0], m.shape[1]))])
+def _combine(a: np.ndarray, b: np.ndarray, sign: float) -> np.ndarray:
+    """a + sign * b over k rows (the more of both), the missing rows of either zeros: on every
+    entry the float operations of padding both with zero rows, in one new array."""
+    na, nb = len(a), len(b)
+    if not na and not nb:
+        return a  # no rows (forms are never changed in place)
+    if sign != 1.0:  # sign * b; with sign 1 that is b itself, bit for bit
+        b = sign * b
+    out = np.empty((max(na, nb), a.shape[1]))
+    m = min(na, nb)
+    np.add(a[:m], b[:m], out=out[:m])
+    if na > m:
+        np.add(a[m:], sign * 0.0, out=out[m:])
+    elif nb > m:
+        np.add(0.0, b[m:], out=out[m:])
+    return out
 
 
 @dataclass
@@ -168,21 +202,30 @@ class Affine:
         c = np.array(c, np.float64).reshape(-1)
         return Affine(c, np.zeros((0, c.size)), np.zeros((0, c.size)), np.zeros(c.size))
 
+    def col(self, k: int) -> np.ndarray:
+        """colsum |mv| (k = 0) or |mr| (k = 1), rounded up; computed once (forms are never
+        changed in place). `_same[k]`: a form whose matrix k has the same absolute values
+        bit for bit (the same matrix, or one that differs by adding zeros), whose sum it is."""
+        cols = self.__dict__.setdefault("_cols", [None, None])
+        if cols[k] is None:
+            same = self.__dict__.get("_same", (None, None))[k]
+            cols[k] = same.col(k) if same is not None else _sum_cols(self.mr if k else self.mv)
+        return cols[k]
+
     def cols(self) -> tuple[np.ndarray, np.ndarray]:
-        """(colsum |mv|, colsum |mr|), each rounded up; computed once (forms are never changed
-        in place, and `loose` keeps the symbols)."""
-        if getattr(self, "_cols", None) is None:
-            self._cols = (_sum_cols(self.mv), _sum_cols(self.mr))
-        return self._cols
+        """(colsum |mv|, colsum |mr|), each rounded up."""
+        return self.col(0), self.col(1)
 
     def radius(self) -> np.ndarray:
         if getattr(self, "_radius", None) is None:
-            self._radius = up(up(self.cols()[0] + self.cols()[1]) + self.r)
+            self._radius = up(up(self.col(0) + self.col(1)) + self.r)
         return self._radius
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        rad = self.radius()
-        return down(self.c - rad), up(self.c + rad)
+        if getattr(self, "_bounds", None) is None:
+            rad = self.radius()
+            self._bounds = down(self.c - rad), up(self.c + rad)
+        return self._bounds
 
     def magnitude(self) -> np.ndarray:
         return up(np.abs(self.c) + self.radius())
@@ -194,18 +237,24 @@ class Affine:
 
     def loose(self, extra) -> Affine:
         out = Affine(self.c, self.mv, self.mr, up(self.r + extra))
-        out._cols = self.cols()
+        out._same = (self, self)
         return out
 
     def plus(self, other: Affine, sign: float = 1.0) -> Affine:
-        kv, kr = max(len(self.mv), len(other.mv)), max(len(self.mr), len(other.mr))
-        out = Affine(self.c + sign * other.c, _grow(self.mv, kv) + sign * _grow(other.mv, kv),
-                     _grow(self.mr, kr) + sign * _grow(other.mr, kr), up(self.r + other.r))
+        out = Affine(self.c + sign * other.c, _combine(self.mv, other.mv, sign), _combine(self.mr, other.mr, sign),
+                     up(self.r + other.r))
+        # |a + (+-0)| = |a| and |0 + (+-b)| = |b| bit for bit: where one side has no symbols
+        # of a kind, the other side's column sums are the sum's
+        out._same = tuple(self if not len(b) else other if not len(a) else None
+                          for a, b in ((self.mv, other.mv), (self.mr, other.mr)))
         return out.loose(out.rounding())
 
     def times(self, d: np.ndarray) -> Affine:
         """d * self for an exact vector d."""
-        out = Affine(d * self.c, self.mv * d, self.mr * d, up(np.abs(d) * self.r))
+        out = Affine(d * self.c, self.mv * d if len(self.mv) else self.mv, self.mr * d if len(self.mr) else self.mr,
+                     up(np.abs(d) * self.r))
+        if np.all(d == 1.0):  # m * 1 = m
+            out._same = (self, self)
         return out.loose(out.rounding())
 
     def matmul(self, b: np.ndarray) -> Affine:
@@ -213,17 +262,20 @@ class Affine:
         n, cols = b.shape
         rows = self.c.size // n
         c, e_c = matmul_enclose(self.c.reshape(rows, n), b)
-        r, e_r = matmul_enclose(self.r.reshape(rows, n), np.abs(b))
+        abs_b = np.abs(b)
+        r, e_r = enclose_nonnegative(self.r.reshape(rows, n), abs_b)
         rest = up(e_c + up(r + e_r)).reshape(-1)
         forms = []
-        for m, col in zip((self.mv, self.mr), self.cols()):
-            forms.append((m.reshape(-1, n) @ b).reshape(len(m), rows * cols))
+        for k, m in enumerate((self.mv, self.mr)):
+            forms.append((m.reshape(-1, n) @ b).reshape(len(m), rows * cols) if len(m) else np.zeros((0, rows * cols)))
             if len(m):  # each entry errs by <= gamma_n (|m| |b|) + n ETA; summed over the symbols:
-                s, e = matmul_enclose(col.reshape(rows, n), np.abs(b))
+                s, e = enclose_nonnegative(self.col(k).reshape(rows, n), abs_b)
                 rest = up(rest + up(up(gamma64(n) * up(s + e)).reshape(-1) + len(m) * n * ETA))
         return Affine(c.reshape(-1), forms[0], forms[1], rest)
 
     def gather(self, index: np.ndarray) -> Affine:
+        if len(index) == len(self.c) and np.array_equal(index, np.arange(len(self.c))):
+            return self  # the identity: the same values
         return Affine(self.c[index], self.mv[:, index], self.mr[:, index], self.r[index])
 
 
@@ -236,15 +288,22 @@ class Symbols:
 
     def fresh(self, a: Affine, extra, pool: str) -> Affine:
         """a + [-extra, extra] elementwise, each nonzero element's term a new symbol of `pool`."""
-        extra = up(np.broadcast_to(np.asarray(extra, np.float64), a.c.shape))
+        extra = up(_full(extra, a.c.shape))
         rows = np.nonzero(extra)[0]
-        new = np.zeros((len(rows), a.c.size))
-        new[np.arange(len(rows)), rows] = extra[rows]
-        if pool == "value":
+        value = pool == "value"
+        old = a.mv if value else a.mr
+        if value:
             self.values += len(rows)
-            return Affine(a.c, np.concatenate([_grow(a.mv, self.values - len(rows)), new]), a.mr, a.r)
-        self.roundoffs += len(rows)
-        return Affine(a.c, a.mv, np.concatenate([_grow(a.mr, self.roundoffs - len(rows)), new]), a.r)
+        else:
+            self.roundoffs += len(rows)
+        total = self.values if value else self.roundoffs
+        m = np.empty((total, a.c.size))  # old's rows, zeros up to the new ones, the new ones
+        m[:len(old)] = old
+        m[len(old):] = 0.0
+        m[total - len(rows) + np.arange(len(rows)), rows] = extra[rows]
+        out = Affine(a.c, m, a.mr, a.r) if value else Affine(a.c, a.mv, m, a.r)
+        out._same = (None, a) if value else (a, None)
+        return out
 
 
 # ---------------------------------------------------------------- values and ops
@@ -263,8 +322,10 @@ class Value:
 
     def computed(self) -> tuple[np.ndarray, np.ndarray]:
         """An enclosure of the fp program's value."""
-        (lo, hi), (elo, ehi) = self.val.bounds(), self.err.bounds()
-        return down(lo + elo), up(hi + ehi)
+        if getattr(self, "_computed", None) is None:
+            (lo, hi), (elo, ehi) = self.val.bounds(), self.err.bounds()
+            self._computed = down(lo + elo), up(hi + ehi)
+        return self._computed
 
     def magnitude(self) -> np.ndarray:
         lo, hi = self.computed()
@@ -287,8 +348,19 @@ def sequential_error(x: Value, w_hat: np.ndarray, b: Value | None, u: float, eta
     total = up(t_max[:, 1:].sum(axis=1) * (1 + g))
     if b is not None:
         total = up(total + up(t_max[:, -1] + np.abs(b.val.c + b.err.c)))
-    per_product = up(u + up(2 * n * u * gamma(n + 1, u)))
+    per_product = _per_product(n, u)
     return up(up(up(u * total) + up(per_product * up(p_abs.sum(axis=1) * (1 + g)))) + n * eta).reshape(-1)
+
+
+def _full(x, shape) -> np.ndarray:
+    """x as float64 broadcast to `shape`."""
+    x = np.asarray(x, np.float64)
+    return x if x.shape == shape else np.broadcast_to(x, shape)
+
+
+@cache
+def _per_product(n: int, u: float) -> float:
+    return up(u + up(2 * n * u * gamma(n + 1, u)))
 
 
 def _relu_offset(lam, lo, hi):
@@ -313,7 +385,7 @@ class Leaf:
     def store(self, z: Value, fmt: str, acc: str, rounding: str, where: str, arith=0.0, exact=False) -> Value:
         """z computed in `acc` with roundoff `arith`, rounded once to `fmt` (`exact`: it is a
         value of fmt already): one fresh roundoff symbol per element for both."""
-        extra = np.broadcast_to(np.asarray(arith, np.float64), z.val.c.shape)
+        extra = _full(arith, z.val.c.shape)
         if not exact and not contains(fmt, acc):
             # |y| <= M, 2^(e-1) <= M < 2^e: |round(y) - y| <= u 2^(e-1) (half an ulp of M's binade
             # for nearest, a whole one directed: u doubles), at most u M; eta below the normal range
@@ -351,7 +423,7 @@ class Leaf:
         w_hat = w + dw  # exact: round(W) and W lie on one binade's grid
         val = x.val.matmul(w)
         err = x.err.matmul(w_hat).plus(x.val.matmul(dw)) if np.any(dw) else x.err.matmul(w_hat)  # x 0 = 0
-        total, e = matmul_enclose(x.magnitude().reshape(-1, n), np.abs(w_hat))
+        total, e = enclose_nonnegative(x.magnitude().reshape(-1, n), np.abs(w_hat))
         total = up(total + e).reshape(-1)
         if b is not None:
             reps = val.c.size // b.val.c.size
@@ -370,6 +442,8 @@ class Leaf:
         shape = tuple(shape)
 
         def spread(v: Value, form: Affine) -> Affine:
+            if tuple(v.shape) == shape:
+                return form
             lead = (1,) * (len(shape) - len(v.shape))
             index = np.broadcast_to(np.arange(form.c.size).reshape(*lead, *v.shape), shape).reshape(-1)
             return form.gather(index)
@@ -406,7 +480,7 @@ class Leaf:
             self.chosen.append(rule)
             if len(rule) != lo.size or set(rule) - set("pbh"):
                 raise AnalysisError(f"{NAME}: {where}: bad relu rule {rule!r}")
-        code = np.array([ord(ch) for ch in rule])
+        code = np.frombuffer(rule.encode("latin-1"), np.uint8)
         is_p, is_b = code == ord("p"), code == ord("b")
         keep = np.where(is_p, 1.0, np.where(is_b, 0.0, 0.5))
         lo_add = np.where(is_p, -np.maximum(-lo, 0.0), np.where(is_b, b_lo_, -big / 2))
