@@ -300,7 +300,7 @@ def test_leaves_sharing_their_lower_domains_share_the_next(setup):
     agree: a batch of leaves (same box; splits in layer 1 alike or not, in layer 2 apart; one
     leaf on half the box) gets exactly the domains each leaf gets alone."""
     problem, _ = setup["relu"]
-    blocks, sizes = robust.network(problem.spec_text, robust.read(params_bytes(problem.params)))
+    blocks, _ = robust.network(problem.spec_text, robust.read(params_bytes(problem.params)))
     lo, hi = -0.5 * np.ones(20), 0.5 * np.ones(20)
     alone = robust.layer_bounds(blocks, lo[None], hi[None], {1: np.zeros((1, 12)), 2: np.zeros((1, 12))})
     j1 = int(np.argmax((alone[1][0][0] < 0) & (alone[1][1][0] > 0)))
