@@ -285,6 +285,8 @@ class LowerToLoopsPass(ModulePass):
     target: str = "c"  # "cuda": contractions unblocked, one output per thread (kernel_spec)
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        if self.target not in ("c", "cuda"):
+            raise LoweringError(f"{NAME}: unknown target {self.target!r} (c or cuda)")
         lowering = _Lowering(op, writers(), self.target)
         lowering.run()
         fns = {fn.sym_name.data: fn for fn in lowering.kernel_ops}
