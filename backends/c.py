@@ -199,8 +199,9 @@ class CPrinter:
 
     # ------------------------------------------------------------ module
 
-    def print_module(self) -> str:
-        self.lines = [self.t.prelude, FP_HEADER]
+    def start_module(self, header: str, what: str = "emit-c", error: type = CPrintError) -> list[func.FuncOp]:
+        """The source's prelude and `header`, then every global; returns the functions."""
+        self.lines = [self.t.prelude, header]
         funcs = []
         for op in self.module.ops:
             if isinstance(op, memref.GlobalOp):
@@ -208,7 +209,11 @@ class CPrinter:
             elif isinstance(op, func.FuncOp):
                 funcs.append(op)
             else:
-                raise CPrintError(f"emit-c: unexpected top-level op {op.name}")
+                raise error(f"{what}: unexpected top-level op {op.name}")
+        return funcs
+
+    def print_module(self) -> str:
+        funcs = self.start_module(FP_HEADER)
         for fn in funcs:
             if fn.sym_name.data != ENTRY:
                 self.emit(f"{self.t.kernel_prefix} k_{c_ident(fn.sym_name.data)}({self.signature(fn)});")

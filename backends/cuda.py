@@ -338,15 +338,7 @@ class CudaPrinter(CPrinter):
         self.constants: list[tuple[str, str, MemRefType]] = []  # dense globals, uploaded at bind
 
     def print_module(self) -> str:
-        self.lines = [self.t.prelude, FP_HEADER_CUDA]
-        funcs = []
-        for op in self.module.ops:
-            if isinstance(op, memref.GlobalOp):
-                self.print_global(op)
-            elif isinstance(op, func.FuncOp):
-                funcs.append(op)
-            else:
-                raise CudaPrintError(f"emit-cuda: unexpected top-level op {op.name}")
+        funcs = self.start_module(FP_HEADER_CUDA, "emit-cuda", CudaPrintError)
         entry = [fn for fn in funcs if fn.sym_name.data == ENTRY]
         if len(entry) != 1:
             raise CudaPrintError(f"emit-cuda: the module has no func.func @{ENTRY}")
