@@ -104,20 +104,36 @@ class CTarget:
 #include <string.h>
 #include <stddef.h>
 
-/* arith.maximumf / minimumf: NaN-propagating, and -0 < +0; for float (suffix f) and double */
-#define VNNC_MAXMIN(T, SUFFIX)                                                   \
+/* arith.maximumf / minimumf: NaN-propagating, and -0 < +0; for float (suffix f) and double.
+   A NaN operand gives a + b (a NaN). Of two equal non-NaN values, the maximum is the AND of
+   their bits and the minimum the OR: equal nonzero values have the same bits, and of +0 and
+   -0 (bits differing only in the sign) AND gives +0, OR -0. Written without branches (every
+   operand is computed, a + b included, and then selected) so that gcc vectorises loops of them. */
+#define VNNC_MAXMIN(T, SUFFIX, U)                                                \
   static inline T vnnc_maximum##SUFFIX(T a, T b) {                               \
-    if (a != a || b != b) return a + b;                                          \
-    if (a == b) return signbit(a) ? b : a;                                       \
-    return a > b ? a : b;                                                        \
+    const T nan = a + b;                                                         \
+    U ua, ub;                                                                    \
+    memcpy(&ua, &a, sizeof a);                                                   \
+    memcpy(&ub, &b, sizeof b);                                                   \
+    const U uz = ua & ub;                                                        \
+    T z;                                                                         \
+    memcpy(&z, &uz, sizeof z);                                                   \
+    const T m = a > b ? a : (a < b ? b : z);                                     \
+    return (a == a && b == b) ? m : nan;                                         \
   }                                                                              \
   static inline T vnnc_minimum##SUFFIX(T a, T b) {                               \
-    if (a != a || b != b) return a + b;                                          \
-    if (a == b) return signbit(a) ? a : b;                                       \
-    return a < b ? a : b;                                                        \
+    const T nan = a + b;                                                         \
+    U ua, ub;                                                                    \
+    memcpy(&ua, &a, sizeof a);                                                   \
+    memcpy(&ub, &b, sizeof b);                                                   \
+    const U uz = ua | ub;                                                        \
+    T z;                                                                         \
+    memcpy(&z, &uz, sizeof z);                                                   \
+    const T m = a < b ? a : (a > b ? b : z);                                     \
+    return (a == a && b == b) ? m : nan;                                         \
   }
-VNNC_MAXMIN(float, f)
-VNNC_MAXMIN(double, )
+VNNC_MAXMIN(float, f, uint32_t)
+VNNC_MAXMIN(double, , uint64_t)
 static void* vnnc_alloc(size_t bytes) {
   return aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
 }
