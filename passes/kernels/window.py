@@ -57,38 +57,57 @@ def _guard(kb: KernelBuilder, conds: list[SSAValue | None]) -> SSAValue | None:
 
 
 def conv2d(kb: KernelBuilder, k: KernelSpec) -> None:
-    """y[n,g*Og+o,i,j] = b + sum_{c,p,q} x[n, g*Cg+c, i*s0+p*d0-pad0, j*s1+q*d1-pad1] w[g*Og+o,c,p,q]."""
+    """y[n,g*Og+o,i,j] = b + sum_{c,p,q} x[n, g*Cg+c, i*s0+p*d0-pad0, j*s1+q*d1-pad1] w[g*Og+o,c,p,q].
+
+    With `k.block` = (ro, rj), one iteration computes ro output channels times rj output
+    columns (o = ro o0 + r, j = rj j0 + t), each output its own sum in the same sequential
+    order over (c, p, q) as unblocked, so the same bits: a tap's x value is loaded once for
+    the ro channels and its weight once for the rj columns. The accumulators are numbered
+    output by output, channels outer. lower-to-loops does not choose a block for conv2d yet:
+    the checker's definition of conv2d (verifier/kernels.py) is the unblocked nest
+    (benchmarks/README.md, Inference, measures the blocked form)."""
     x, w, *bias, y = kb.args
     n_out, c_group, kh, kw = k.in_shapes[1]
     groups = k.a["groups"]
     o_group = n_out // groups
     ah, aw = window_axes(k, (kh, kw))
     batch, _, oh, ow = k.out_shape
+    ro, rj = k.block
+    if o_group % ro or ow % rj:
+        raise ValueError(f"conv2d: block {ro}x{rj} does not divide {o_group} channels per group and {ow} columns")
 
     def point(ivs):
         # with groups, output channel o = g*Og + o' and input channel g*Cg + c stay affine
         if groups > 1:
-            n, g, og, i, j = ivs
-            o = kb.affine([(o_group, g), (1, og)])
+            n, g, o0, i, j0 = ivs
+            chans = [kb.affine([(o_group, g), (ro, o0)], r) for r in range(ro)]
         else:
-            n, o, i, j = ivs
+            n, o0, i, j0 = ivs
             g = None
+            chans = [o0] if ro == 1 else [kb.affine([(ro, o0)], r) for r in range(ro)]
+        cols = [j0] if rj == 1 else [kb.affine([(rj, j0)], t) for t in range(rj)]
 
         def step(tv, accs):
             c, p, q = tv
-            h, v = ah.index(kb, i, p), aw.index(kb, j, q)
+            h, vs = ah.index(kb, i, p), [aw.index(kb, j, q) for j in cols]
             ch = c if g is None else kb.affine([(c_group, g), (1, c)])
-            inside = _guard(kb, [ah.within(kb, h, 0, ah.size), aw.within(kb, v, 0, aw.size)])
-            xv = kb.if_else(inside, lambda: kb.load(x, [n, ch, h, v]), lambda: kb.const(0.0))
-            return [kb.add(accs[0], kb.mul(xv, kb.load(w, [o, c, p, q])))]
+            xs = []
+            for v in vs:
+                inside = _guard(kb, [ah.within(kb, h, 0, ah.size), aw.within(kb, v, 0, aw.size)])
+                xs.append(kb.if_else(inside, lambda v=v: kb.load(x, [n, ch, h, v]), lambda: kb.const(0.0)))
+            ws = [kb.load(w, [o, c, p, q]) for o in chans]
+            return [kb.add(accs[r * rj + t], kb.mul(xs[t], ws[r])) for r in range(ro) for t in range(rj)]
 
-        (acc,) = kb.reduce([c_group, kh, kw], [kb.const(0.0)], step)
-        if bias:
-            acc = kb.add(acc, kb.load(bias[0], [o]))
-        kb.store(acc, y, [n, o, i, j])
+        accs = kb.reduce([c_group, kh, kw], [kb.const(0.0)] * (ro * rj), step)
+        for r, o in enumerate(chans):
+            for t, j in enumerate(cols):
+                acc = accs[r * rj + t]
+                if bias:
+                    acc = kb.add(acc, kb.load(bias[0], [o]))
+                kb.store(acc, y, [n, o, i, j])
 
-    lead = [batch, groups, o_group] if groups > 1 else [batch, n_out]
-    kb.nest([*lead, oh, ow], point)
+    lead = [batch, groups, o_group // ro] if groups > 1 else [batch, n_out // ro]
+    kb.nest([*lead, oh, ow // rj], point)
 
 
 def maxpool2d(kb: KernelBuilder, k: KernelSpec) -> None:
