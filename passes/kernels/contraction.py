@@ -69,7 +69,8 @@ def lane_sums(kb: KernelBuilder, vecs: list) -> list:
     the vectors pair up, one vector addition per pair sums neighbouring lanes of both
     (lanes 0..7 from the first, 8..15 from the second); the rest is added from scalars."""
     owner = [[o] * LANES for o in range(len(vecs))]  # whose tree each lane belongs to
-    while len(vecs) > 1 and len(vecs) % 2 == 0:
+    # pair while the vectors pair up and a lane's neighbour is still of its own tree
+    while len(vecs) > 1 and len(vecs) % 2 == 0 and owner[0][0] == owner[0][1]:
         pairs = list(zip(vecs[::2], vecs[1::2]))
         vecs = [kb.add(kb.shuffle(a, b, range(0, 2 * LANES, 2)), kb.shuffle(a, b, range(1, 2 * LANES, 2)))
                 for a, b in pairs]
