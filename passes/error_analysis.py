@@ -72,7 +72,6 @@ split along the coordinate that contributes most to its output range, within a b
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass
 from functools import cache
 
@@ -86,8 +85,8 @@ MARGIN = 2.0**-30  # relative widening of every claim; the checker's recomputati
 F64_ROUND = 2.0**-52  # |fl(a op b) - a op b| <= F64_ROUND |fl(a op b)| (+ ETA for a product)
 SPLIT_WORK = 6_000_000  # the split search stops at about this many leaves x parameters
 MAX_LEAVES = 4096
-GAIN, STALL = 1 / 8, 6  # splitting stops when STALL halvings in a row (along the coordinates in
-# turn, by their promise) lowered the worst box's bound by less than GAIN in all
+GAIN, STALL = 1 / 8, 6  # an output's worst box is final after STALL halvings in a row (along the coordinates in
+# turn, by their promise) lowered that output's bound by less than GAIN in all
 SUPPORTED = "linear, matmul (x @ W), add, sub, relu, tanh, sigmoid, exp, softmax (last axis), flatten, reshape, round"
 
 
@@ -723,8 +722,8 @@ class Node:
     values: dict | None  # index -> (range lo, range hi, error lo, error hi)
     gain: np.ndarray  # per input element: its share of the output's range
     split: tuple | None = None  # (dim, at, below, above)
-    stall: int = 0  # halvings since this box's ancestors' bound last fell by GAIN
-    reference: float = 0.0  # that bound
+    stall: np.ndarray | int = 0  # per output: halvings since its bound over this box's ancestors last fell by GAIN
+    reference: np.ndarray | float = 0.0  # those bounds
     overflow: str = ""  # why no bound was found here
     domains: dict | None = None  # the relu inputs' domains over this box (robust.py)
 
@@ -777,34 +776,39 @@ def analyse(module, params: dict[str, np.ndarray], box_lo: np.ndarray, box_hi: n
         max_leaves = max(1, min(MAX_LEAVES, SPLIT_WORK // size))
     blocks = chain(prog, params)
     root = evaluate(prog, params, lo, hi, blocks=blocks)
-
-    def worst(node: Node) -> float:  # the largest output bound
-        return float(np.max(node.bound, initial=0.0))
-
-    heap = [(-worst(root), 0, root)]
-    leaves, count = 1, 0
-    while leaves < max_leaves and heap:
-        key, _, node = heapq.heappop(heap)
-        dims = [d for d in np.argsort(-node.gain, kind="stable") if node.gain[d] > 0]
-        dim = int(dims[node.stall % len(dims)]) if dims else 0  # after a halving that did not pay, the next coordinate
-        a, b = node.lo.reshape(-1)[dim], node.hi.reshape(-1)[dim]
+    # Every output element's bound is its largest over the leaves: only splitting that box (its
+    # bottleneck) can lower it. Each step halves the bottleneck of the output with the largest
+    # bound among those whose bottleneck can still improve (fewer than STALL halvings in a row
+    # without lowering that output's bound by GAIN); the search ends when none can, or at the
+    # budget. (Stopping at the first stalled box left the other outputs' bounds where they were.)
+    leaves_now = [root]
+    while len(leaves_now) < max_leaves:
+        bounds = np.array([leaf.bound for leaf in leaves_now])  # [leaves, outputs]
+        node = None
+        for j in np.argsort(-np.max(bounds, axis=0), kind="stable"):  # the largest bound that can improve
+            cand = leaves_now[int(np.argmax(bounds[:, j]))]
+            dims = [d for d in np.argsort(-cand.gain, kind="stable") if cand.gain[d] > 0]
+            stall = int(cand.stall[j]) if np.ndim(cand.stall) else 0
+            dim = int(dims[stall % len(dims)]) if dims else 0  # after a halving that did not pay, the next coordinate
+            a, b = cand.lo.reshape(-1)[dim], cand.hi.reshape(-1)[dim]
+            if stall < min(STALL, len(dims) + 1) and dims and a < a / 2 + b / 2 < b:
+                node = cand
+                break
+        if node is None:
+            break  # no output's worst box can be improved: neither can the bound
         at = a / 2 + b / 2
-        if node.stall >= min(STALL, len(dims) + 1) or not dims or not a < at < b:
-            break  # the worst box cannot be improved: neither can the bound
         below_hi, above_lo = node.hi.copy(), node.lo.copy()
         below_hi.reshape(-1)[dim] = above_lo.reshape(-1)[dim] = at
         below = evaluate(prog, params, node.lo, below_hi, node, blocks)
         above = evaluate(prog, params, above_lo, node.hi, node, blocks)
         node.split = (dim, float(at), below, above)
-        for child in (below, above):  # progress: GAIN on the bound where the current run began
-            reference = node.reference if node.stall else -key
-            if worst(child) > reference * (1 - GAIN):
-                child.stall, child.reference = node.stall + 1, reference
-            else:
-                child.stall = 0
-            count += 1
-            heapq.heappush(heap, (-worst(child), count, child))
-        leaves += 1
+        stall = node.stall if np.ndim(node.stall) else np.zeros(node.bound.size, int)
+        reference = np.where(stall > 0, node.reference, node.bound)
+        for child in (below, above):  # per output: the halvings since its bound last fell by GAIN
+            worse = child.bound > reference * (1 - GAIN)
+            child.stall, child.reference = np.where(worse, stall + 1, 0), np.where(worse, reference, child.bound)
+        leaves_now = [leaf for leaf in leaves_now if leaf is not node] + [below, above]
+    leaves = len(leaves_now)
     prune(root)
     failed = next((leaf.overflow for leaf in _leaves(root) if leaf.overflow), "")
     if failed:  # no split within the budget excluded it
@@ -813,12 +817,14 @@ def analyse(module, params: dict[str, np.ndarray], box_lo: np.ndarray, box_hi: n
 
 
 def prune(node: Node) -> np.ndarray:
-    """Undo the splits that did not pay: a box whose leaves' worst bound is no better than its
-    own becomes a leaf again (affine ranges are not monotone in the box). The subtree's bound."""
+    """Undo the splits that did not pay: a box where no output's worst bound over its leaves is
+    below the box's own, or some output's is above it, becomes a leaf again (affine ranges are
+    not monotone in the box), so that no output's bound is above the one-box analysis's. The
+    subtree's bound."""
     if node.split is None:
         return node.bound
     below = np.maximum(prune(node.split[2]), prune(node.split[3]))
-    if not node.overflow and np.max(below) >= np.max(node.bound):
+    if not node.overflow and (np.any(below > node.bound) or np.all(below >= node.bound)):
         node.split = None
         return node.bound
     return below

@@ -1,0 +1,79 @@
+"""The split search of error-analysis (passes/error_analysis.py, `analyse`), on boxes whose
+bounds a stand-in analysis gives by formula: every output's bound is its largest over the
+leaves, so the search must keep splitting for the outputs that can still improve after the
+largest one's worst box stopped improving, and no split may leave an output worse than one box."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from vnnc.frontend_mlir import parse_module
+from vnnc.passes import error_analysis as ea
+
+STAGE = """\
+builtin.module {
+  func.func @main(%x: tensor<1x2xf32>) -> tensor<1x2xf32> {
+    %y = fp.relu %x : (tensor<1x2xf32>) -> tensor<1x2xf32>
+    func.return %y : tensor<1x2xf32>
+  }
+}
+"""
+
+
+def fake_evaluate(formula):
+    """evaluate() replaced: a box's bound per output is formula(lo, hi)."""
+    def evaluate(prog, params, lo, hi, parent=None, blocks=None):
+        bound = np.asarray(formula(lo.reshape(-1), hi.reshape(-1)), np.float64)
+        return ea.Node(lo, hi, bound, ["hh"], {}, (hi - lo).reshape(-1).astype(np.float64))
+    return evaluate
+
+
+def leaf_bounds(tree, lo, hi, formula):
+    """Each leaf's bound, by the formula, over the boxes the claimed tree splits into."""
+    if "relu" in tree:
+        return [np.asarray(formula(lo, hi))]
+    below, above = hi.copy(), lo.copy()
+    below[tree["dim"]] = above[tree["dim"]] = tree["at"]
+    return leaf_bounds(tree["below"], lo, below, formula) + leaf_bounds(tree["above"], above, hi, formula)
+
+
+def run(monkeypatch, formula, leaves):
+    monkeypatch.setattr(ea, "evaluate", fake_evaluate(formula))
+    module = parse_module(STAGE, "stage")
+    lo, hi = np.zeros((1, 2)), np.ones((1, 2))
+    claims = ea.analyse(module, {}, lo, hi, max_leaves=leaves)
+    got = np.max(leaf_bounds(claims["tree"], lo.reshape(-1), hi.reshape(-1), formula), axis=0)
+    assert np.all(np.asarray(claims["abs"]) >= got)  # the claims cover every leaf
+    return claims, got
+
+
+def test_the_search_goes_on_for_outputs_that_can_improve(monkeypatch):
+    # output 0 is 10 whatever the box (its worst box stalls at once), output 1 is the box's
+    # width along x0 plus along x1: halvings keep lowering it
+    formula = lambda lo, hi: [10.0, (hi[0] - lo[0]) + (hi[1] - lo[1])]
+    claims, got = run(monkeypatch, formula, 64)
+    assert got[0] == 10.0
+    assert got[1] <= 0.25  # a box of 1/16 x 1/16 or better; stopping at output 0's stall left 2.0
+    assert ea.count_leaves(claims["tree"]) == 64
+
+
+def test_the_search_ends_when_no_output_can_improve(monkeypatch):
+    formula = lambda lo, hi: [10.0, 3.0]
+    claims, got = run(monkeypatch, formula, 64)
+    assert ea.count_leaves(claims["tree"]) == 1  # the splits that did not pay were undone
+    assert list(got) == [10.0, 3.0]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_no_output_ends_above_its_one_box_bound(monkeypatch, seed):
+    # bounds not monotone in the box (as affine ranges are not): a split may worsen an output
+    rng = np.random.default_rng(seed)
+    a, b = rng.uniform(0.5, 2.0, (2, 2))
+
+    def formula(lo, hi):
+        w = hi - lo
+        return [float(a @ w + np.sin(40 * lo[0])), float(b @ w + np.cos(40 * lo[1]))]
+
+    root = np.asarray(formula(np.zeros(2), np.ones(2)))
+    _, got = run(monkeypatch, formula, 48)
+    assert np.all(got <= root)
