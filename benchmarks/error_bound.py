@@ -14,14 +14,24 @@ certified bound (one per output element), the analysis time and the checker's ti
   largest certified bound (the analysis replayed per leaf), `--leaf-samples` uniform inputs
   in each and up to 64 of its corners (a stronger maximiser: the error tends to peak where the
   bound does; the inputs above are all still sampled),
-- a local search per output: from the 16 sampled inputs with the largest error in that
-  output, `--search` Gaussian steps inside the box (scale 1/20 of the box, shrinking by 3
-  after every third of the budget), each kept when it raises that output's error,
+- per output, where the error's continuous part peaks (`--systematic`, on by default): the
+  network with its parameters and input rounded to the input's storage format, evaluated in
+  float64, minus the real network, maximised by a Gaussian climb from the best of 20,000
+  uniform inputs; the 8 best points each get 500 relative perturbations of 1e-3 (the hidden
+  roundings change from one to the next, the continuous part hardly),
+- per output, the best inputs so far (256, or 32 above 64 input elements) moved to the worst
+  point of their input's rounding cell (`--corners`, on by default): the fp program reads
+  round(x), constant on the cell, while the real network moves with x, so each coordinate
+  goes to the cell's edge against the sign of the error times the network's slope (central
+  differences), as far as it still rounds to the same number (bisection),
+- a local search per output: from the 16 best of those, `--search` Gaussian steps inside the
+  box (scale 1/20 of the box, shrinking by 3 after every third of the budget), each moved to
+  its cell's worst point as above and kept when it raises that output's error,
 
 and compared with the real-valued network evaluated in float64 (numpy). The float64
 reference's own error is bounded rigorously by the same analysis run on the network in f64
 with no assumption on the summation order (`ref bound`): an input whose error exceeds
-bound + ref bound is a soundness violation. The tightness ratio of an output is its bound
+bound + ref bound is a soundness violation (every input evaluated above is counted). The tightness ratio of an output is its bound
 over the largest error sampled for it; the table gives the largest ratio over the outputs.
 
 Models: ACAS Xu 1_1 over property 1's input box (the 5 X bounds read from prop_1.vnnlib);
@@ -110,10 +120,23 @@ def models(work: Path) -> dict:
 
 def reference(spec_text: str, params: dict, xs: np.ndarray) -> np.ndarray:
     """The spec stage in float64 on a batch of inputs (the batch replaces the leading 1)."""
+    return evaluate(spec_block(spec_text), params, xs)
+
+
+_BLOCKS: dict = {}
+
+
+def spec_block(spec_text: str):
+    """The spec stage's @main, parsed once per text."""
     from vnnc.verifier.mlir import parse
     from vnnc.verifier.semantics import main_function
 
-    block = main_function(parse(spec_text)).regions[0][0]
+    if spec_text not in _BLOCKS:
+        _BLOCKS[spec_text] = main_function(parse(spec_text)).regions[0][0]
+    return _BLOCKS[spec_text]
+
+
+def evaluate(block, params: dict, xs: np.ndarray) -> np.ndarray:
     env = {block.args[0][0]: xs.astype(np.float64)}
     for op in block.ops:
         v = [env[o] for o in op.operands]
@@ -198,6 +221,50 @@ def worst_leaves(bundle_dir: Path, params: dict, lo, hi, count: int) -> list[tup
     return sorted(out, key=lambda t: -float(t[0].max()))[:count]
 
 
+def input_rounding(bundle_dir: Path) -> tuple[str, str] | None:
+    """(format, mode) the fp stage rounds the model's input to, or None (stored as given)."""
+    from vnnc.verifier.mlir import parse
+    from vnnc.verifier.precision import format_of
+    from vnnc.verifier.semantics import main_function
+
+    block = main_function(parse((bundle_dir / "stages" / "01-assign-precision.mlir").read_text())).regions[0][0]
+    for op in block.ops:
+        if op.name == "fp.round" and op.operands[0] == block.args[0][0]:
+            return format_of(op.result_types[0].elem), op.props["rounding"]
+    return None
+
+
+def cell_edge(xs: np.ndarray, d: np.ndarray, rounding, lo, hi) -> np.ndarray:
+    """Each float32 x moved in direction d (-1, 0, +1 per element) as far as it can go while
+    it still rounds to the same number in the input's format and stays in the box [lo, hi]:
+    the fp program's value is the same there, the real network's changes (bisection)."""
+    from vnnc.verifier.precision import format_bits, round_to
+
+    if rounding is None:
+        return xs
+    fmt, mode = rounding
+    _, m, _ = format_bits(fmt)
+    x = xs.astype(np.float64)
+    r = round_to(x, fmt, mode)
+    t_lo, t_hi = np.zeros_like(x), np.ldexp(1.0, np.frexp(np.abs(r) + 2.0**-140)[1] - m + 1)  # 4 ulps
+    for _ in range(40):
+        t = (t_lo + t_hi) / 2
+        cand = (x + d * t).astype(np.float32).astype(np.float64)
+        ok = (round_to(cand, fmt, mode) == r) & (cand >= lo) & (cand <= hi)
+        t_lo, t_hi = np.where(ok, t, t_lo), np.where(ok, t_hi, t)
+    return (x + d * t_lo).astype(np.float32)
+
+
+def gradient_sign(block, params: dict, xs: np.ndarray, j: int, scale: np.ndarray) -> np.ndarray:
+    """sign of d output_j / d x at each x (central differences of the float64 network)."""
+    k, dim = len(xs), xs[0].size
+    h = (scale.reshape(-1) * 1e-6).reshape(1, 1, dim)
+    x = xs.reshape(k, 1, dim).astype(np.float64)
+    eye = np.eye(dim).reshape(1, dim, dim) * h
+    up_, down_ = (evaluate(block, params, (x + s * eye).reshape(k * dim, *xs.shape[1:]))[:, j] for s in (1, -1))
+    return np.sign(up_ - down_).reshape(xs.shape)
+
+
 def into_box(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     x = np.clip(x, lo, hi).astype(np.float32)
     x = np.where(x < lo, np.nextafter(x, np.float32(np.inf)), x)
@@ -207,6 +274,7 @@ def into_box(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 def measure(name: str, model: Path, lo, hi, fmt: str, work: Path, args) -> dict:
     import vnnc
     from vnnc import safetensors
+    from vnnc.verifier.precision import round_to
 
     box = work / f"{name}.npz"
     np.savez(box, lo=lo, hi=hi)
@@ -225,13 +293,57 @@ def measure(name: str, model: Path, lo, hi, fmt: str, work: Path, args) -> dict:
     runner = bundle.runner()
     x_buf, y_buf = runner._in[0], runner._out[0]
 
-    def run(xs: np.ndarray) -> np.ndarray:
+    block = spec_block(spec)
+    rounding = input_rounding(bundle.path)
+
+    def signed(xs: np.ndarray) -> np.ndarray:  # the compiled program's output minus the real one
         out = np.empty((len(xs), bound.size))
         for i, x in enumerate(xs):
             x_buf[...] = x
             runner.run_into()
             out[i] = y_buf.reshape(-1)
-        return np.abs(out - reference(spec, params, xs))
+        return out - evaluate(block, params, xs)
+
+    violations = [0, 0]  # inputs whose error exceeds bound + ref bound, inputs evaluated
+
+    def run(xs: np.ndarray) -> np.ndarray:
+        e = np.abs(signed(xs))
+        violations[0] += int(np.sum(np.any(e > bound + ref_bound, axis=1)))
+        violations[1] += len(xs)
+        return e
+
+    rounded = {k: round_to(np.asarray(v, np.float64), *rounding) for k, v in params.items()} if rounding else None
+
+    def systematic(xs: np.ndarray) -> np.ndarray:
+        """The network with its parameters and input rounded to the input's format, evaluated in
+        float64, minus the real network: the part of the error that is continuous in x."""
+        return evaluate(block, rounded, round_to(xs.astype(np.float64), *rounding)) - evaluate(block, params, xs)
+
+    def systematic_peaks(j: int) -> np.ndarray:
+        """Inputs near the largest |systematic| error of output j (Gaussian climb from the best
+        of 20,000 uniform inputs), each with 500 relative perturbations of 1e-3 around it: the
+        hidden roundings change from one to the next, the continuous part hardly."""
+        xs0 = into_box(rng.uniform(lo, hi, (20_000, *shape)), lo, hi)
+        g = np.abs(systematic(xs0)[:, j])
+        top = np.argsort(-g)[:32]
+        cur, cur_g, step = xs0[top], g[top], (hi - lo) / 50
+        for r in range(600):
+            cand = into_box(cur + rng.normal(size=cur.shape) * step, lo, hi)
+            v = np.abs(systematic(cand)[:, j])
+            better = v > cur_g
+            cur[better], cur_g[better] = cand[better], v[better]
+            if r % 200 == 199:
+                step = step / 4
+        peaks = cur[np.argsort(-cur_g)[:8]]
+        return into_box(np.repeat(peaks, 500, 0) * (1 + rng.normal(size=(4000, *shape)) * 1e-3), lo, hi)
+
+    def worst_corner(xs: np.ndarray, j: int) -> np.ndarray:
+        """xs moved, within the rounding cell of their stored input, to where output j's error
+        is largest (the fp value is constant on the cell, the real network's is not)."""
+        if rounding is None:
+            return xs
+        d = -np.sign(signed(xs)[:, j]).reshape(-1, *[1] * (xs.ndim - 1)) * gradient_sign(block, params, xs, j, hi - lo)
+        return cell_edge(xs, d, rounding, lo, hi)
 
     rng = np.random.default_rng(0)
     shape = lo.shape
@@ -254,12 +366,25 @@ def measure(name: str, model: Path, lo, hi, fmt: str, work: Path, args) -> dict:
     best = errs.max(axis=0)
     scale = (hi - lo) / 20
     for j in range(bound.size):  # local search on output j
-        top = np.argsort(-errs[:, j])[:16]
-        cur, cur_err = xs[top].copy(), errs[top, j].copy()
+        top = np.argsort(-errs[:, j])[:256 if lo.size <= 64 else 32]
+        pool, pool_err = xs[top], errs[top, j]
+        if args.systematic and rounded is not None:
+            cand = systematic_peaks(j)
+            pool, pool_err = np.concatenate([pool, cand]), np.concatenate([pool_err, run(cand)[:, j]])
+            top = np.argsort(-pool_err)[:256 if lo.size <= 64 else 32]
+            pool, pool_err = pool[top], pool_err[top]
+        if args.corners:  # the best sampled inputs moved to their cells' worst points join them
+            cand = worst_corner(pool, j)
+            pool, pool_err = np.concatenate([pool, cand]), np.concatenate([pool_err, run(cand)[:, j]])
+        keep = np.argsort(-pool_err)[:16]
+        cur, cur_err = pool[keep].copy(), pool_err[keep].copy()
+        best[j] = max(best[j], cur_err.max())
         step = scale.copy()
         rounds = max(1, args.search // 16)
         for r in range(rounds):
             cand = into_box(cur + rng.normal(size=cur.shape) * step, lo, hi)
+            if args.corners:
+                cand = worst_corner(cand, j)
             e = run(cand)[:, j]
             better = e > cur_err
             cur[better], cur_err[better] = cand[better], e[better]
@@ -267,14 +392,14 @@ def measure(name: str, model: Path, lo, hi, fmt: str, work: Path, args) -> dict:
                 step = step / 3
         best[j] = max(best[j], cur_err.max())
     sample_s = time.perf_counter() - t0
-    violations = int(np.sum(errs > bound + ref_bound))
     with np.errstate(divide="ignore"):
         ratios = np.where(best > 0, bound / best, np.inf)
     return {"model": name, "format": fmt, "bound_max": float(bound.max()), "err_max": float(best.max()),
             "ratio_max": float(ratios.max()), "ratio_median": float(np.median(ratios)),
             "worst_output": int(np.argmax(ratios)), "ratios": [float(r) for r in ratios],
-            "ref_bound_max": float(np.max(ref_bound)), "violations": violations,
-            "evaluations": len(xs) + bound.size * max(1, args.search // 16) * 16,
+            "bounds": [float(b) for b in bound], "errors": [float(e) for e in best],
+            "ref_bound_max": float(np.max(ref_bound)), "violations": violations[0],
+            "evaluations": violations[1],
             "sampled_leaves": len(leaves), "leaves": cert["leaves"], "analysis_s": cert["analysis_seconds"], "check_s": check_s,
             "compile_s": round(compile_s, 2), "sample_s": round(sample_s, 1)}
 
@@ -292,6 +417,10 @@ def main() -> None:
     p.add_argument("--leaves", type=int, default=32, help="sample the N leaves of the split tree with the "
                    "largest bound as well (0: none)")
     p.add_argument("--leaf-samples", type=int, default=2000, help="uniform samples per such leaf")
+    p.add_argument("--corners", type=int, default=1, help="move every input of the local search to the "
+                   "worst point of its input rounding cell (1, the default) or not (0)")
+    p.add_argument("--systematic", type=int, default=1, help="also search where the error's continuous "
+                   "part (rounded parameters and input, in float64) peaks (1, the default) or not (0)")
     p.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "error_bound.json")
     args = p.parse_args()
     rows = []
