@@ -87,6 +87,11 @@ def kernel_spec(op, target: str = "c") -> KernelSpec:
     if op.short_name() == "matmul":  # vectors over columns, each output summed in sequence
         block = contraction.columns_block(shapes, (*dtypes, carrier(out)))
         order = "sequential" if block != (1, 1) else order
+    if op.short_name() == "conv2d" and set(dtypes) | {carrier(out)} == {"f32"}:
+        # two output channels by a row of output columns per iteration (up to 28, else the
+        # largest divisor up to 16), each output its own sum in the unblocked order
+        o_group, ow = shapes[1][0] // attrs["groups"], out.get_shape()[3]
+        block = (2 if o_group % 2 == 0 else 1, ow if ow <= 28 else next(c for c in range(16, 0, -1) if ow % c == 0))
     if target == "cuda":
         block = (1, 1)
     return KernelSpec(op.short_name(), shapes, tuple(out.get_shape()), tuple(sorted(attrs.items())), dtypes,

@@ -286,31 +286,28 @@ def guard(axes, hs, ranges):
 
 
 def conv2d(k: Nest, name, ins, out, a):
-    # y[n,o,i,j] = (sum_{c,p,q} x[n, g*Cg + c, i*s + p*d - pad, ..] w[o,c,p,q]) + b[o]; 0 outside x
+    # y[n,o,i,j] = (sum_{c,p,q} x[n, g*Cg + c, i*s + p*d - pad, ..] w[o,c,p,q]) + b[o]; 0 outside x; an
+    # iteration computes the block of channels ro o0 + r (of group g) and columns rj j0 + t, channels
+    # outer, each output its own sum in this order
     n_out, c_group, kh, kw = ins[1]
-    groups = a["groups"]
+    groups, (ro, rj), axes = a["groups"], k.block, window(ins, out, a, (kh, kw))
     o_group = n_out // groups
-    axes = window(ins, out, a, (kh, kw))
 
     def point(ivs):
-        if groups > 1:
-            n, g, og, i, j = ivs
-            o = aff([(o_group, g), (1, og)])
-        else:
-            (n, o, i, j), g = ivs, None
+        n, g, o0, i, j0 = ivs if groups > 1 else (ivs[0], None, *ivs[1:])
+        outs = [(aff([(ro, o0)] + [(o_group, g)] * (g is not None), r), aff([(rj, j0)], t)) for r in range(ro) for t in range(rj)]
 
         def step(tv, s):
             c, p, q = tv
-            h, v = tap(axes[0], i, p), tap(axes[1], j, q)
             ch = c if g is None else aff([(c_group, g), (1, c)])
-            inside = guard(axes, (h, v), [(0, axes[0][0]), (0, axes[1][0])])
-            xv = if_else(inside, k.load(0, [n, ch, h, v]), f32(0.0))
-            return [("addf", s[0], ("mulf", xv, k.load(1, [o, c, p, q])))]
+            hv = [(tap(axes[0], i, p), tap(axes[1], j, q)) for _, j in outs]
+            xs = [if_else(guard(axes, h_v, [(0, axes[0][0]), (0, axes[1][0])]), k.load(0, [n, ch, *h_v]), f32(0.0)) for h_v in hv]
+            return [("addf", acc, ("mulf", xv, k.load(1, [o, c, p, q]))) for acc, xv, (o, _) in zip(s, xs, outs)]
 
-        (acc,) = k.reduce([c_group, kh, kw], [f32(0.0)], step)
-        k.store(("addf", acc, k.load(2, [o])) if len(ins) == 3 else acc, [n, o, i, j])
+        for (o, j), acc in zip(outs, k.reduce([c_group, kh, kw], [f32(0.0)] * len(outs), step)):
+            k.store(("addf", acc, k.load(2, [o])) if len(ins) == 3 else acc, [n, o, i, j])
 
-    k.nest([out[0], groups, o_group, *out[2:]] if groups > 1 else list(out), point)
+    k.nest([out[0], *[groups] * (groups > 1), out[1] // groups // ro, out[2], out[3] // rj], point)
 
 
 def pool(k: Nest, name, ins, out, a):

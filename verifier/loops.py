@@ -353,7 +353,7 @@ def check(source: str, target: str, witness: dict) -> None:
         # `block`: rows and columns of a linear's output per loop iteration (each its own sum)
         order, block = cert.get("order", "sequential"), canonical(cert.get("block", [1, 1]))
         if order not in kernels.ORDERS or (dialect == "fp" and order != "sequential") or (
-                block != (1, 1) and op not in ("linear", "matmul")):
+                block != (1, 1) and op not in ("linear", "matmul", "conv2d")):
             raise Reject(f"kernel @{name}: summation order {order!r} or block {block!r} is not allowed here")
         # the C printer sets the kernel's rounding mode from this attribute
         if fns[name].attrs.get("fp.rounding", "nearest") != arith["rounding"]:

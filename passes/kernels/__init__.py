@@ -34,7 +34,8 @@ class KernelSpec:
     order: str = "sequential"
     """Summation order of a contraction (passes/kernels/contraction.py)."""
     block: tuple[int, int] = (1, 1)
-    """Rows and columns of a linear's output computed per loop iteration (contraction.py)."""
+    """Rows and columns of a linear's or matmul's output (contraction.py), or channels and
+    columns of a conv2d's (window.py), computed per loop iteration."""
 
     @property
     def a(self) -> dict[str, Any]:

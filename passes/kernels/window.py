@@ -63,9 +63,9 @@ def conv2d(kb: KernelBuilder, k: KernelSpec) -> None:
     columns (o = ro o0 + r, j = rj j0 + t), each output its own sum in the same sequential
     order over (c, p, q) as unblocked, so the same bits: a tap's x value is loaded once for
     the ro channels and its weight once for the rj columns. The accumulators are numbered
-    output by output, channels outer. lower-to-loops does not choose a block for conv2d yet:
-    the checker's definition of conv2d (verifier/kernels.py) is the unblocked nest
-    (benchmarks/README.md, Inference, measures the blocked form)."""
+    output by output, channels outer. lower-to-loops chooses the block for real-valued f32
+    convolutions (`kernel_spec`); the checker's definition of conv2d (verifier/kernels.py)
+    builds the same block."""
     x, w, *bias, y = kb.args
     n_out, c_group, kh, kw = k.in_shapes[1]
     groups = k.a["groups"]
@@ -78,32 +78,36 @@ def conv2d(kb: KernelBuilder, k: KernelSpec) -> None:
 
     def point(ivs):
         # with groups, output channel o = g*Og + o' and input channel g*Cg + c stay affine
+        # each index computed once (no two ops compute the same value)
         if groups > 1:
             n, g, o0, i, j0 = ivs
-            chans = [kb.affine([(o_group, g), (ro, o0)], r) for r in range(ro)]
+            first = kb.affine([(o_group, g), (ro, o0)])
         else:
             n, o0, i, j0 = ivs
             g = None
-            chans = [o0] if ro == 1 else [kb.affine([(ro, o0)], r) for r in range(ro)]
-        cols = [j0] if rj == 1 else [kb.affine([(rj, j0)], t) for t in range(rj)]
+            first = kb.affine([(ro, o0)])
+        chans = [kb.affine([(1, first)], r) for r in range(ro)]
+        first = kb.affine([(rj, j0)])
+        cols = [kb.affine([(1, first)], t) for t in range(rj)]
 
         def step(tv, accs):
             c, p, q = tv
             h, vs = ah.index(kb, i, p), [aw.index(kb, j, q) for j in cols]
             ch = c if g is None else kb.affine([(c_group, g), (1, c)])
-            xs = []
+            xs, h_inside = [], ah.within(kb, h, 0, ah.size)
             for v in vs:
-                inside = _guard(kb, [ah.within(kb, h, 0, ah.size), aw.within(kb, v, 0, aw.size)])
+                inside = _guard(kb, [h_inside, aw.within(kb, v, 0, aw.size)])
                 xs.append(kb.if_else(inside, lambda v=v: kb.load(x, [n, ch, h, v]), lambda: kb.const(0.0)))
             ws = [kb.load(w, [o, c, p, q]) for o in chans]
             return [kb.add(accs[r * rj + t], kb.mul(xs[t], ws[r])) for r in range(ro) for t in range(rj)]
 
         accs = kb.reduce([c_group, kh, kw], [kb.const(0.0)] * (ro * rj), step)
         for r, o in enumerate(chans):
+            b = kb.load(bias[0], [o]) if bias else None
             for t, j in enumerate(cols):
                 acc = accs[r * rj + t]
                 if bias:
-                    acc = kb.add(acc, kb.load(bias[0], [o]))
+                    acc = kb.add(acc, b)
                 kb.store(acc, y, [n, o, i, j])
 
     lead = [batch, groups, o_group // ro] if groups > 1 else [batch, n_out // ro]

@@ -1,8 +1,10 @@
-// conv2d: one accumulator per output element over (c, p, q), bias added once, one store.
+// conv2d unblocked (the GPU form, one output per iteration; the CPU form computes a block of
+// outputs per iteration, each summed in this same order: lower_to_loops_conv2d_blocked.mlir):
+// one accumulator per output element over (c, p, q), bias added once, one store.
 // With groups the nest runs over (n, g, o') and both channels stay affine: output
 // channel g*Og + o', input channel g*Cg + c. Input index h = i*stride + p*dilation - pad_top;
 // a load is guarded (scf.if, 0 outside) only where some window leaves the input.
-// RUN: vnnc-opt %s -p lower-to-loops | filecheck %s
+// RUN: vnnc-opt %s -p 'lower-to-loops{target=cuda}' | filecheck %s
 
 builtin.module {
   func.func @main(%x: tensor<1x4x5x5xf32>, %w: tensor<6x2x3x3xf32>, %b: tensor<6xf32>, %x2: tensor<1x2x4x4xf32>, %w2: tensor<3x2x2x2xf32>) -> (tensor<1x6x3x2xf32>, tensor<1x3x3x3xf32>) {
