@@ -107,31 +107,28 @@ class CTarget:
 /* arith.maximumf / minimumf: NaN-propagating, and -0 < +0; for float (suffix f) and double.
    A NaN operand gives a + b (a NaN). Of two equal non-NaN values, the maximum is the AND of
    their bits and the minimum the OR: equal nonzero values have the same bits, and of +0 and
-   -0 (bits differing only in the sign) AND gives +0, OR -0. Written without branches (every
-   operand is computed, a + b included, and then selected) so that gcc vectorises loops of them. */
+   -0 (bits differing only in the sign) AND gives +0, OR -0. Written on the bits with masks
+   (all ones where a comparison holds) and no branch or select, so that gcc vectorises loops
+   of them without if-conversion (which the build turns off, backends/build.py). */
 #define VNNC_MAXMIN(T, SUFFIX, U)                                                \
-  static inline T vnnc_maximum##SUFFIX(T a, T b) {                               \
+  static inline T vnnc_maxmin##SUFFIX(T a, T b, int larger) {                    \
     const T nan = a + b;                                                         \
-    U ua, ub;                                                                    \
+    U ua, ub, un;                                                                \
     memcpy(&ua, &a, sizeof a);                                                   \
     memcpy(&ub, &b, sizeof b);                                                   \
-    const U uz = ua & ub;                                                        \
-    T z;                                                                         \
-    memcpy(&z, &uz, sizeof z);                                                   \
-    const T m = a > b ? a : (a < b ? b : z);                                     \
-    return (a == a && b == b) ? m : nan;                                         \
+    memcpy(&un, &nan, sizeof nan);                                               \
+    const U gt = (U)0 - (U)(a > b), lt = (U)0 - (U)(a < b);                      \
+    const U ord = (U)0 - (U)((a == a) & (b == b));                               \
+    const U eq = ~(gt | lt); /* equal (or unordered: replaced by the NaN below) */ \
+    const U m = larger ? (gt & ua) | (lt & ub) | (eq & ua & ub)                  \
+                       : (lt & ua) | (gt & ub) | (eq & (ua | ub));               \
+    const U r = (ord & m) | (~ord & un);                                         \
+    T out;                                                                       \
+    memcpy(&out, &r, sizeof out);                                                \
+    return out;                                                                  \
   }                                                                              \
-  static inline T vnnc_minimum##SUFFIX(T a, T b) {                               \
-    const T nan = a + b;                                                         \
-    U ua, ub;                                                                    \
-    memcpy(&ua, &a, sizeof a);                                                   \
-    memcpy(&ub, &b, sizeof b);                                                   \
-    const U uz = ua | ub;                                                        \
-    T z;                                                                         \
-    memcpy(&z, &uz, sizeof z);                                                   \
-    const T m = a < b ? a : (a > b ? b : z);                                     \
-    return (a == a && b == b) ? m : nan;                                         \
-  }
+  static inline T vnnc_maximum##SUFFIX(T a, T b) { return vnnc_maxmin##SUFFIX(a, b, 1); } \
+  static inline T vnnc_minimum##SUFFIX(T a, T b) { return vnnc_maxmin##SUFFIX(a, b, 0); }
 VNNC_MAXMIN(float, f, uint32_t)
 VNNC_MAXMIN(double, , uint64_t)
 static void* vnnc_alloc(size_t bytes) {
