@@ -781,18 +781,19 @@ def analyse(module, params: dict[str, np.ndarray], box_lo: np.ndarray, box_hi: n
     # bound among those whose bottleneck can still improve (fewer than STALL halvings in a row
     # without lowering that output's bound by GAIN); the search ends when none can, or at the
     # budget. (Stopping at the first stalled box left the other outputs' bounds where they were.)
-    leaves_now = [root]
+    leaves_now, bounds = [root], np.empty((max_leaves, root.bound.size))  # bounds[k]: leaves_now[k]'s
+    bounds[0] = root.bound
     while len(leaves_now) < max_leaves:
-        bounds = np.array([leaf.bound for leaf in leaves_now])  # [leaves, outputs]
-        node = None
-        for j in np.argsort(-np.max(bounds, axis=0), kind="stable"):  # the largest bound that can improve
-            cand = leaves_now[int(np.argmax(bounds[:, j]))]
+        node, now = None, bounds[:len(leaves_now)]
+        for j in np.argsort(-np.max(now, axis=0), kind="stable"):  # the largest bound that can improve
+            k = int(np.argmax(now[:, j]))
+            cand = leaves_now[k]
             dims = [d for d in np.argsort(-cand.gain, kind="stable") if cand.gain[d] > 0]
             stall = int(cand.stall[j]) if np.ndim(cand.stall) else 0
             dim = int(dims[stall % len(dims)]) if dims else 0  # after a halving that did not pay, the next coordinate
             a, b = cand.lo.reshape(-1)[dim], cand.hi.reshape(-1)[dim]
             if stall < min(STALL, len(dims) + 1) and dims and a < a / 2 + b / 2 < b:
-                node = cand
+                node, at_k = cand, k
                 break
         if node is None:
             break  # no output's worst box can be improved: neither can the bound
@@ -807,7 +808,9 @@ def analyse(module, params: dict[str, np.ndarray], box_lo: np.ndarray, box_hi: n
         for child in (below, above):  # per output: the halvings since its bound last fell by GAIN
             worse = child.bound > reference * (1 - GAIN)
             child.stall, child.reference = np.where(worse, stall + 1, 0), np.where(worse, reference, child.bound)
-        leaves_now = [leaf for leaf in leaves_now if leaf is not node] + [below, above]
+        leaves_now[at_k], bounds[at_k] = below, below.bound
+        bounds[len(leaves_now)] = above.bound
+        leaves_now.append(above)
     leaves = len(leaves_now)
     prune(root)
     failed = next((leaf.overflow for leaf in _leaves(root) if leaf.overflow), "")
