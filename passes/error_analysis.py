@@ -782,11 +782,12 @@ def analyse(module, params: dict[str, np.ndarray], box_lo: np.ndarray, box_hi: n
     # without lowering that output's bound by GAIN); the search ends when none can, or at the
     # budget. (Stopping at the first stalled box left the other outputs' bounds where they were.)
     leaves_now, bounds = [root], np.empty((max_leaves, root.bound.size))  # bounds[k]: leaves_now[k]'s
-    bounds[0] = root.bound
+    bounds[0], born = root.bound, np.zeros(max_leaves, int)  # ties go to the box made first
     while len(leaves_now) < max_leaves:
         node, now = None, bounds[:len(leaves_now)]
         for j in np.argsort(-np.max(now, axis=0), kind="stable"):  # the largest bound that can improve
-            k = int(np.argmax(now[:, j]))
+            tied = np.flatnonzero(now[:, j] == np.max(now[:, j]))
+            k = int(tied[np.argmin(born[tied])])
             cand = leaves_now[k]
             dims = [d for d in np.argsort(-cand.gain, kind="stable") if cand.gain[d] > 0]
             stall = int(cand.stall[j]) if np.ndim(cand.stall) else 0
@@ -808,8 +809,9 @@ def analyse(module, params: dict[str, np.ndarray], box_lo: np.ndarray, box_hi: n
         for child in (below, above):  # per output: the halvings since its bound last fell by GAIN
             worse = child.bound > reference * (1 - GAIN)
             child.stall, child.reference = np.where(worse, stall + 1, 0), np.where(worse, reference, child.bound)
-        leaves_now[at_k], bounds[at_k] = below, below.bound
-        bounds[len(leaves_now)] = above.bound
+        n = len(leaves_now)
+        leaves_now[at_k], bounds[at_k], born[at_k] = below, below.bound, 2 * n - 1
+        bounds[n], born[n] = above.bound, 2 * n
         leaves_now.append(above)
     leaves = len(leaves_now)
     prune(root)

@@ -5,6 +5,8 @@ largest one's worst box stopped improving, and no split may leave an output wors
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from vnnc.frontend_mlir import parse_module
@@ -24,7 +26,8 @@ def fake_evaluate(formula):
     """evaluate() replaced: a box's bound per output is formula(lo, hi)."""
     def evaluate(prog, params, lo, hi, parent=None, blocks=None):
         bound = np.asarray(formula(lo.reshape(-1), hi.reshape(-1)), np.float64)
-        return ea.Node(lo, hi, bound, ["hh"], {}, (hi - lo).reshape(-1).astype(np.float64))
+        overflow = "" if np.all(np.isfinite(bound)) else "a value may overflow"  # as evaluate() says it
+        return ea.Node(lo, hi, bound, ["hh"], {}, (hi - lo).reshape(-1).astype(np.float64), overflow=overflow)
     return evaluate
 
 
@@ -37,10 +40,10 @@ def leaf_bounds(tree, lo, hi, formula):
     return leaf_bounds(tree["below"], lo, below, formula) + leaf_bounds(tree["above"], above, hi, formula)
 
 
-def run(monkeypatch, formula, leaves):
+def run(monkeypatch, formula, leaves, start=0.0):
     monkeypatch.setattr(ea, "evaluate", fake_evaluate(formula))
     module = parse_module(STAGE, "stage")
-    lo, hi = np.zeros((1, 2)), np.ones((1, 2))
+    lo, hi = np.full((1, 2), start), np.full((1, 2), start + 1.0)
     claims = ea.analyse(module, {}, lo, hi, max_leaves=leaves)
     got = np.max(leaf_bounds(claims["tree"], lo.reshape(-1), hi.reshape(-1), formula), axis=0)
     assert np.all(np.asarray(claims["abs"]) >= got)  # the claims cover every leaf
@@ -77,3 +80,28 @@ def test_no_output_ends_above_its_one_box_bound(monkeypatch, seed):
     root = np.asarray(formula(np.zeros(2), np.ones(2)))
     _, got = run(monkeypatch, formula, 48)
     assert np.all(got <= root)
+
+
+def test_boxes_that_may_overflow_are_split_breadth_first(monkeypatch):
+    # no bound (overflow) until a box is at most 1/4 wide in both coordinates: 16 boxes are
+    # needed; splitting one box ever deeper (its halves tie at infinity) never gets there
+    def formula(lo, hi):
+        return [np.inf] * 2 if np.max(hi - lo) > 0.25 else [1.0, 1.0]
+
+    _, got = run(monkeypatch, formula, 64)
+    assert list(got) == [1.0, 1.0]
+
+
+def test_a_box_that_never_stops_overflowing_does_not_take_the_whole_search(monkeypatch):
+    # on [1, 2]^2 the box at the corner (1, 1) may overflow however small it gets, the others
+    # once they are at most 1/4 wide; overflowing boxes tie (at infinity) and the oldest is
+    # halved first, so the other 15 boxes of side 1/4 are made before the corner runs out of
+    # halvings (~100: float64 widths). Halving the newest box instead dives into the corner
+    # and ends there with the others still overflowing: 105 splits.
+    def formula(lo, hi):
+        return [np.inf] * 2 if np.max(hi - lo) > 0.25 or np.all(lo == 1.0) else [1.0, 1.0]
+
+    with pytest.raises(ea.AnalysisError) as e:
+        run(monkeypatch, formula, 400, start=1.0)
+    splits = int(re.search(r"in a box (\d+) splits", str(e.value)).group(1))
+    assert splits >= 100 + 15
