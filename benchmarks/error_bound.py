@@ -17,8 +17,9 @@ certified bound (one per output element), the analysis time and the checker's ti
 - per output, where the error's continuous part peaks (`--systematic`, on by default): the
   network with its parameters and input rounded to the input's storage format, evaluated in
   float64, minus the real network, maximised by a Gaussian climb from the best of 20,000
-  uniform inputs; the 8 best points each get 500 relative perturbations of 1e-3 (the hidden
-  roundings change from one to the next, the continuous part hardly),
+  uniform inputs; the 8 best points each get 500 relative perturbations of 1e-3 (100 for
+  inputs of more than 64 elements; the hidden roundings change from one to the next, the
+  continuous part hardly),
 - per output, the best inputs so far (256, or 32 above 64 input elements) moved to the worst
   point of their input's rounding cell (`--corners`, on by default): the fp program reads
   round(x), constant on the cell, while the real network moves with x, so each coordinate
@@ -26,7 +27,8 @@ certified bound (one per output element), the analysis time and the checker's ti
   differences), as far as it still rounds to the same number (bisection),
 - a local search per output: from the 16 best of those, `--search` Gaussian steps inside the
   box (scale 1/20 of the box, shrinking by 3 after every third of the budget), each moved to
-  its cell's worst point as above and kept when it raises that output's error,
+  its cell's worst point as above (for inputs of at most 64 elements) and kept when it
+  raises that output's error,
 
 and compared with the real-valued network evaluated in float64 (numpy). The float64
 reference's own error is bounded rigorously by the same analysis run on the network in f64
@@ -321,8 +323,9 @@ def measure(name: str, model: Path, lo, hi, fmt: str, work: Path, args) -> dict:
 
     def systematic_peaks(j: int) -> np.ndarray:
         """Inputs near the largest |systematic| error of output j (Gaussian climb from the best
-        of 20,000 uniform inputs), each with 500 relative perturbations of 1e-3 around it: the
-        hidden roundings change from one to the next, the continuous part hardly."""
+        of 20,000 uniform inputs): the 8 best, each with 500 relative perturbations of 1e-3 around
+        it (100 above 64 input elements): the hidden roundings change from one to the next,
+        the continuous part hardly."""
         xs0 = into_box(rng.uniform(lo, hi, (20_000, *shape)), lo, hi)
         g = np.abs(systematic(xs0)[:, j])
         top = np.argsort(-g)[:32]
@@ -334,8 +337,8 @@ def measure(name: str, model: Path, lo, hi, fmt: str, work: Path, args) -> dict:
             cur[better], cur_g[better] = cand[better], v[better]
             if r % 200 == 199:
                 step = step / 4
-        peaks = cur[np.argsort(-cur_g)[:8]]
-        return into_box(np.repeat(peaks, 500, 0) * (1 + rng.normal(size=(4000, *shape)) * 1e-3), lo, hi)
+        peaks, k = cur[np.argsort(-cur_g)[:8]], 500 if lo.size <= 64 else 100
+        return into_box(np.repeat(peaks, k, 0) * (1 + rng.normal(size=(8 * k, *shape)) * 1e-3), lo, hi)
 
     def worst_corner(xs: np.ndarray, j: int) -> np.ndarray:
         """xs moved, within the rounding cell of their stored input, to where output j's error
@@ -383,7 +386,7 @@ def measure(name: str, model: Path, lo, hi, fmt: str, work: Path, args) -> dict:
         rounds = max(1, args.search // 16)
         for r in range(rounds):
             cand = into_box(cur + rng.normal(size=cur.shape) * step, lo, hi)
-            if args.corners:
+            if args.corners and lo.size <= 64:  # (the slopes of a wider input cost 2n runs a point)
                 cand = worst_corner(cand, j)
             e = run(cand)[:, j]
             better = e > cur_err
