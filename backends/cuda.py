@@ -529,8 +529,12 @@ def emit_cuda(module: ModuleOp, n_inputs: int) -> tuple[str, str]:
               "VNNC_TRY(vnnc_upload((const void**)&(g), (host), (bytes)))\n")
     cuda_doc = (" * CUDA: parameters are copied to the device at bind time, inputs and outputs at each\n"
                 " *    run. vnnc_model_run returns 0, 1 (device memory ran out) or 2 (another CUDA error:\n"
-                " *    vnnc_model_last_error() says which). Not thread-safe.\n")
-    header = header.replace(" * Not thread-safe", cuda_doc + " * Not thread-safe", 1)
+                " *    vnnc_model_last_error() says which). Not thread-safe: the device buffers are\n"
+                " *    shared by every run.\n")
+    c_line = " * Not thread-safe across different parameter bindings; runs are re-entrant otherwise.\n"
+    if c_line not in header:
+        raise AssertionError("backends/c.py's model.h changed: its thread-safety line is not found")
+    header = header.replace(c_line, cuda_doc, 1)  # the C library's line does not hold here
     header = header.replace("int vnnc_model_run(const void* const* args);",
                             "int vnnc_model_run(const void* const* args);\nconst char* vnnc_model_last_error(void);", 1)
     return src + upload + "\n".join(lines), header

@@ -111,6 +111,8 @@ def test_generated_cuda_compiles_with_nvcc(name, softmax_file, tmp_path):
     source, header = emit_cuda(module, n_inputs)
     assert "__global__ void" in source and 'extern "C"' in source
     assert "vnnc_model_last_error" in header
+    # one thread-safety rule: the device buffers are shared, not the C library's re-entrant runs
+    assert "Not thread-safe: the device buffers are" in header and "re-entrant" not in header
     nvcc_compile(source, tmp_path)
 
 
@@ -601,3 +603,4 @@ def test_gpu_has_no_fma_contraction_and_no_flush_to_zero(tmp_path):
     g = vnnc.compile(_linear(tmp_path, np.array([[0.5]], np.float32)), out=tmp_path / "b", target="cuda",
                      force=True)
     assert g.run(np.array([[2.0**-126]], np.float32))[0, 0] == np.float32(2.0**-127)
+
