@@ -27,6 +27,9 @@ from vnnc.passes.kernels.builder import KernelBuilder
 from vnnc.passes.kernels.window import conv2d
 from xdsl.dialects.builtin import MemRefType, ModuleOp, f32
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from register_blocking import HEADER, TIMING  # the same C harness prelude
+
 BLOCKS = [(1, 1), (2, 1), (4, 1), (8, 1), (16, 1), (1, 2), (2, 2), (4, 2), (8, 2), (1, 7), (2, 7), (4, 7), (1, 14), (2, 14), (4, 14), (8, 14), (2, 28)]
 CONVS = {"conv1": (1, 28, 8), "conv2": (8, 14, 16)}  # in channels, image side, out channels
 
@@ -41,10 +44,7 @@ def kernel(name: str, batch: int, c_in: int, side: int, c_out: int, ro: int, rj:
     return kb.finish()
 
 
-HEADER = "#define _POSIX_C_SOURCE 200809L\n#include <stdio.h>\n#include <time.h>\n"
-HARNESS = """
-static double now(void) {{ struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }}
-static int cmp(const void* a, const void* b) {{ double x = *(const double*)a, y = *(const double*)b; return x < y ? -1 : x > y; }}
+HARNESS = TIMING + """
 int main(void) {{
   const long NX = {nx}, NW = {nw}, NB = {nb}, NY = {ny};
   const int R = {repeats};

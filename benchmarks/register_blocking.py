@@ -80,9 +80,12 @@ def vector_kernel(name: str, m: int, k: int, n: int, ri: int, rj: int):
 
 
 HEADER = "#define _POSIX_C_SOURCE 200809L\n#include <stdio.h>\n#include <time.h>\n"
-HARNESS = """
+# the harness's clock and median (a format string: braces doubled), shared with conv_forms.py
+TIMING = """
 static double now(void) {{ struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }}
 static int cmp(const void* a, const void* b) {{ double x = *(const double*)a, y = *(const double*)b; return x < y ? -1 : x > y; }}
+"""
+HARNESS = TIMING + """
 int main(void) {{
   const int M = {m}, K = {k}, N = {n}, R = {repeats};
   float *x = vnnc_alloc(4 * M * K), *w = vnnc_alloc(4 * N * K), *y = vnnc_alloc(4 * M * N), *y0 = vnnc_alloc(4 * M * N);
