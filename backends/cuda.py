@@ -57,6 +57,10 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import BlockArgument, Operation, SSAValue
 
 THREADS_PER_BLOCK = 256
+LANES = 16
+"""Threads per iteration of a lane-split launch (a nest summing vector<16xf32> values): thread
+l of a group of 16 holds lane l of every vector (module constant; a benchmark may set it to 1
+to time the one-thread-per-iteration form)."""
 
 
 class CudaPrintError(CPrintError):
@@ -125,6 +129,9 @@ static int vnnc_status(cudaError_t e) {
 #define VNNC_CUDA(call) VNNC_TRY(vnnc_status(call))
 #ifndef VNNC_LAUNCH /* tests/e2e/test_cuda.py defines it to run the kernels on the CPU */
 #define VNNC_LAUNCH(kernel, blocks, threads) kernel<<<blocks, threads>>>
+#endif
+#ifndef VNNC_LAUNCH_LANES /* likewise, a lane-split launch (its threads exchange lanes by __shfl_sync) */
+#define VNNC_LAUNCH_LANES(kernel, blocks, threads) kernel<<<blocks, threads>>>
 #endif
 """
 
@@ -307,6 +314,21 @@ class Launch:
     loops: list
     blocks: int
     threads: int
+    lanes: int = 1  # threads per iteration: LANES for a lane-split launch
+
+
+def lane_split(fn: func.FuncOp, nest: scf.ForOp) -> bool:
+    """Whether a parallel nest may run each iteration on LANES threads, thread l holding lane l
+    of every vector<16xf32> value: the nest has vector values, and no buffer it stores to is
+    also loaded in it. Every thread of a group computes the nest's scalar values itself (the
+    same operations on the same operands, so the same bits) and stores them; a group's threads
+    are not in step between shuffles, so a thread could read a cell another thread of its group
+    has already rewritten: hence no loads from stored buffers."""
+    if not any(isinstance(v.type, VectorType) for op in nest.walk() for v in op.results):
+        return False
+    accesses = _accesses(fn, nest)
+    return accesses is not None and not any(
+        any(store for store, _, _ in acc) and not all(store for store, _, _ in acc) for acc in accesses.values())
 
 
 def plan_kernel(fn: func.FuncOp) -> list[tuple[Launch, scf.ForOp | None]]:
@@ -321,9 +343,10 @@ def plan_kernel(fn: func.FuncOp) -> list[tuple[Launch, scf.ForOp | None]]:
     plan = []
     for i, nest in enumerate(nests):
         loops = parallel_loops(fn, nest)
-        total = math.prod(_loop_bounds(lp)[2] for lp in loops) if loops else 1
+        lanes = LANES if loops and LANES > 1 and lane_split(fn, nest) else 1
+        total = (math.prod(_loop_bounds(lp)[2] for lp in loops) if loops else 1) * lanes
         threads = min(THREADS_PER_BLOCK, max(total, 1))
-        plan.append((Launch(f"{name}_{i}", loops, max(1, -(-total // threads)), threads), nest))
+        plan.append((Launch(f"{name}_{i}", loops, max(1, -(-total // threads)), threads, lanes), nest))
     return plan
 
 
@@ -336,6 +359,7 @@ class CudaPrinter(CPrinter):
         self.n_inputs = n_inputs
         self.plans: dict[str, list] = {}
         self.constants: list[tuple[str, str, MemRefType]] = []  # dense globals, uploaded at bind
+        self.lanes = False  # printing a lane-split launch: a vector value is the thread's lane
 
     def print_module(self) -> str:
         funcs = self.start_module(FP_HEADER_CUDA, "emit-cuda", CudaPrintError)
@@ -378,9 +402,11 @@ class CudaPrinter(CPrinter):
         for launch, nest in plan:
             self.names = {}
             self.is_entry, self.mode = False, None
+            self.lanes = launch.lanes > 1
             for i, arg in enumerate(fn.body.block.args):
                 self.names[arg] = f"a{i}"
             kind = f"{len(launch.loops)} parallel loop(s)" if launch.loops else "one thread"
+            kind += f", {launch.lanes} threads an iteration (lane l of each vector on thread l)" if self.lanes else ""
             self.emit(f"/* @{fn.sym_name.data}: {kind} */")
             self.emit(f"{self.t.kernel_prefix} {launch.name}({self.signature(fn)}) {{")
             self.depth += 1
@@ -400,20 +426,60 @@ class CudaPrinter(CPrinter):
             self.depth -= 1
             self.emit("}")
             self.emit("")
+        self.lanes = False
 
     def print_thread_indices(self, launch: Launch) -> None:
         """Thread t runs the iteration whose index tuple is t in row-major order (the
-        innermost loop fastest, so neighbouring threads store neighbouring cells)."""
+        innermost loop fastest, so neighbouring threads store neighbouring cells). In a
+        lane-split launch, threads 16 t .. 16 t + 15 (a half warp: blocks hold a multiple of 16
+        threads) run iteration t, and the shuffles' mask is their half warp."""
         bounds = [_loop_bounds(lp) for lp in launch.loops]
         total = math.prod(n for _, _, n in bounds)
-        self.emit("const ptrdiff_t vnnc_t = (ptrdiff_t)blockIdx.x * blockDim.x + threadIdx.x;")
+        if launch.lanes > 1:
+            self.emit(f"const ptrdiff_t vnnc_t = ((ptrdiff_t)blockIdx.x * blockDim.x + threadIdx.x) / {launch.lanes};")
+            self.emit(f"const int vnnc_lane = (int)(threadIdx.x % {launch.lanes});")
+            self.emit("const unsigned vnnc_half = 0xffffu << (threadIdx.x & 16);")
+        else:
+            self.emit("const ptrdiff_t vnnc_t = (ptrdiff_t)blockIdx.x * blockDim.x + threadIdx.x;")
         self.emit(f"if (vnnc_t >= {total}) return;")
         inner = 1
         for lp, (lb, step, n) in reversed(list(zip(launch.loops, bounds))):
             self.emit(f"const ptrdiff_t {self.name(_induction_var(lp))} = {lb} + vnnc_t / {inner} % {n} * {step};")
             inner *= n
 
+    def ctype(self, t) -> str:
+        return "float" if self.lanes and isinstance(t, VectorType) else super().ctype(t)
+
+    def print_lane_op(self, op: Operation) -> bool:
+        """A vector op of a lane-split launch, on this thread's lane (False if `op` is none)."""
+        if isinstance(op, vector.LoadOp):  # lane l of 16 consecutive cells: coalesced
+            self.decl(op.result, f"{self.name(op.base)}[{self.flat_index(op.base, op.indices)} + vnnc_lane]")
+        elif isinstance(op, vector.BroadcastOp):
+            self.decl(op.vector, self.name(op.source))
+        elif isinstance(op, arith.ConstantOp) and isinstance(op.result.type, VectorType):
+            values = [hex_float(x) for x in op.value.get_values()]
+            if len(set(values)) == 1:
+                self.decl(op.result, values[0])
+            else:
+                table = f"{self.name(op.result)}_lanes"
+                self.emit(f"const float {table}[16] = {{{', '.join(values)}}};")
+                self.decl(op.result, f"{table}[vnnc_lane]")
+        elif isinstance(op, vector.ExtractOp):
+            self.decl(op.result, f"__shfl_sync(vnnc_half, {self.name(op.vector)}, "
+                                 f"{op.static_position.get_values()[0]}, 16)")
+        elif isinstance(op, vector.ShuffleOp):  # lane l of (v1 ++ v2)[mask[l]]
+            r = self.name(op.result)
+            self.emit(f"const int {r}_src[16] = {{{', '.join(str(m) for m in op.mask.get_values())}}};")
+            self.emit(f"const float {r}_a = __shfl_sync(vnnc_half, {self.name(op.v1)}, {r}_src[vnnc_lane] % 16, 16);")
+            self.emit(f"const float {r}_b = __shfl_sync(vnnc_half, {self.name(op.v2)}, {r}_src[vnnc_lane] % 16, 16);")
+            self.decl(op.result, f"{r}_src[vnnc_lane] < 16 ? {r}_a : {r}_b")
+        else:
+            return False
+        return True
+
     def print_op(self, op: Operation) -> None:
+        if self.lanes and self.print_lane_op(op):
+            return
         if isinstance(op, vector.BroadcastOp):
             self.decl(op.vector, f"vnnc_f32x16{{{{{', '.join([self.name(op.source)] * 16)}}}}}")
         elif isinstance(op, arith.ConstantOp) and isinstance(op.value, DenseIntOrFPElementsAttr) \
@@ -454,7 +520,8 @@ class CudaPrinter(CPrinter):
                 raise CudaPrintError(f"emit-cuda: @{ENTRY} calls @{callee}, which is not a kernel of the module")
             args = ", ".join(self.name(v) for v in op.arguments)
             for launch in self.plans[callee]:
-                self.emit(f"VNNC_LAUNCH({launch.name}, {launch.blocks}, {launch.threads})({args});")
+                macro = "VNNC_LAUNCH_LANES" if launch.lanes > 1 else "VNNC_LAUNCH"
+                self.emit(f"{macro}({launch.name}, {launch.blocks}, {launch.threads})({args});")
                 self.emit("VNNC_CUDA(cudaGetLastError());")
         elif isinstance(op, func.ReturnOp):
             self.emit("return 0;")

@@ -3,9 +3,15 @@
     python3 benchmarks/cuda_check.py [--repeats 200] [--out DIR]
 
 Run by benchmarks/cuda_check.sh on a GPU host. Models, each at batch 1 and 64: the MLP
-784-256-256-10 of examples/ (its weights), and an ACAS Xu-shaped network (5 inputs, six
-hidden ReLU layers of 50, 5 outputs; seeded weights, since the VNN-COMP files are not on
-the GPU host). Both are written here as spec MLIR at the batch wanted.
+784-256-256-10 of examples/ (its weights), an ACAS Xu-shaped network (5 inputs, six hidden
+ReLU layers of 50, 5 outputs; seeded weights, since the VNN-COMP files are not on the GPU
+host), both written here as spec MLIR at the batch wanted, and the CNN of examples/ (two 3x3
+convolutions with ReLU and 2x2 max pooling, then a linear layer; its weights).
+
+vnnc's CUDA library is built twice: as compiled (`lanes16`: a contraction summed in 16 lanes
+runs on 16 threads per output, thread l summing lane l, the lanes exchanged by shuffles) and
+with backends.cuda.LANES set to 1 (`1 thread`: one thread per output holds all 16 lanes), the
+form before lane splitting; both must give the C library's bits.
 
 A vnnc CUDA call (`vnnc_model_run`) copies the input to the device, launches the kernels and
 copies the output back (synchronous); torch is timed the same way (`model(x.cuda()).cpu()`)
@@ -64,7 +70,31 @@ def models() -> dict:
         acas[f"{name}.bias"] = rng.uniform(-bound, bound, sizes[k + 1]).astype(np.float32)
         layers.append((name, sizes[k], sizes[k + 1]))
     return {"mlp 784-256-256-10": (mlp, [("fc1", 784, 256), ("fc2", 256, 256), ("fc3", 256, 10)]),
-            "acasxu-shaped 5-50x6-5": (acas, layers)}
+            "acasxu-shaped 5-50x6-5": (acas, layers),
+            "cnn 1x28x28": (safetensors.read(ROOT / "examples" / "cnn.safetensors"), None)}
+
+
+def cnn_text(batch: int) -> str:
+    return (ROOT / "examples" / "cnn.mlir").read_text().replace("tensor<1x", f"tensor<{batch}x")
+
+
+def torch_net(torch, params: dict, layers):
+    """The same network in torch (float32), weights copied."""
+    nn = torch.nn
+    if layers is None:  # examples/cnn.mlir
+        net = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, 2),
+                            nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, 2),
+                            nn.Flatten(), nn.Linear(784, 10))
+        named = {"conv1": net[0], "conv2": net[3], "fc": net[7]}
+    else:
+        net = nn.Sequential(*[m for k, (n, i, o) in enumerate(layers) for m in
+                              ([nn.Linear(i, o)] + ([nn.ReLU()] if k < len(layers) - 1 else []))])
+        named = {n: net[2 * k] for k, (n, _, _) in enumerate(layers)}
+    with torch.no_grad():
+        for n, m in named.items():
+            m.weight.copy_(torch.from_numpy(params[f"{n}.weight"]))
+            m.bias.copy_(torch.from_numpy(params[f"{n}.bias"]))
+    return net
 
 
 def median_us(fn, repeats: int) -> float:
@@ -86,6 +116,7 @@ def main() -> int:
 
     import torch
     import vnnc
+    import vnnc.backends.cuda as cuda_backend
     from vnnc import safetensors
 
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -96,29 +127,31 @@ def main() -> int:
     for name, (params, layers) in models().items():
         safetensors.write(work / "p.safetensors", params)
         hashes = {k: safetensors.param_sha256(v) for k, v in params.items()}
-        net = torch.nn.Sequential(*[m for k, (n, i, o) in enumerate(layers) for m in
-                                    ([torch.nn.Linear(i, o)] + ([torch.nn.ReLU()] if k < len(layers) - 1 else []))])
-        with torch.no_grad():
-            for k, (n, _, _) in enumerate(layers):
-                net[2 * k].weight.copy_(torch.from_numpy(params[f"{n}.weight"]))
-                net[2 * k].bias.copy_(torch.from_numpy(params[f"{n}.bias"]))
-        net = net.to(dev).eval()
+        if layers is None:
+            safetensors.write(work / "cnn.safetensors", params)
+        net = torch_net(torch, params, layers).to(dev).eval()
         for batch in (1, 64):
             tag = f"{name.split()[0]}-b{batch}"
             model = work / f"{tag}.mlir"
-            model.write_text(mlp_text(layers, batch, "p.safetensors", hashes))
+            model.write_text(cnn_text(batch) if layers is None else mlp_text(layers, batch, "p.safetensors", hashes))
             t0 = time.perf_counter()
             g = vnnc.compile(model, out=work / f"{tag}-cuda", force=True, target="cuda")
             compile_s = time.perf_counter() - t0
+            saved, cuda_backend.LANES = cuda_backend.LANES, 1
+            try:
+                g1 = vnnc.compile(model, out=work / f"{tag}-cuda1", force=True, target="cuda")
+            finally:
+                cuda_backend.LANES = saved
             c = vnnc.compile(model, out=work / f"{tag}-c", force=True)
-            (tested,) = [r for r in g.manifest["tested"] if r["what"] == "cuda-library"]
-            x = np.random.default_rng(1).uniform(-1, 1, (batch, layers[0][1])).astype(np.float32)
-            y_g, y_c = g.run(x), c.run(x)
+            tested = [r for b in (g, g1) for r in b.manifest["tested"] if r["what"] == "cuda-library"]
+            shape = (batch, 1, 28, 28) if layers is None else (batch, layers[0][1])
+            x = np.random.default_rng(1).uniform(-1, 1, shape).astype(np.float32)
+            y_g, y_g1, y_c = g.run(x), g1.run(x), c.run(x)
             with torch.no_grad():
                 y_t = net(torch.from_numpy(x).to(dev)).cpu().numpy()
-            rg, rc = g.runner(), c.runner()
-            rg._in[0][...] = x
-            rc._in[0][...] = x
+            rg, rg1, rc = g.runner(), g1.runner(), c.runner()
+            for r in (rg, rg1, rc):
+                r._in[0][...] = x
             x_cpu, x_gpu = torch.from_numpy(x), torch.from_numpy(x).to(dev)
 
             def torch_copies(net=net, x_cpu=x_cpu):
@@ -131,20 +164,23 @@ def main() -> int:
                 torch.cuda.synchronize()
 
             t = {"vnnc cuda": median_us(rg.run_into, args.repeats),
+                 "vnnc cuda (1 thread)": median_us(rg1.run_into, args.repeats),
                  "torch cuda (copies)": median_us(torch_copies, args.repeats),
                  "torch cuda (resident)": median_us(torch_resident, args.repeats),
                  "vnnc c (cpu)": median_us(rc.run_into, args.repeats)}
             rows.append({"model": name, "batch": batch, **t, "compile_s": compile_s,
-                         "bits_equal_c": y_g.tobytes() == y_c.tobytes(),
+                         "bits_equal_c": y_g.tobytes() == y_c.tobytes() and y_g1.tobytes() == y_c.tobytes(),
                          "max_abs_vs_torch": float(np.abs(y_g - y_t).max()),
-                         "sampled_test": tested["passed"]})
+                         "sampled_test": all(r["passed"] for r in tested) and len(tested) == 2})
             print(rows[-1], flush=True)
 
-    head = ("| model | batch | vnnc cuda us | torch cuda (copies) us | torch cuda (resident) us | "
-            "vnnc c (cpu) us | cuda == c bits | max abs vs torch | sampled test | nvcc compile s |")
-    lines = [head, "|" + "---|" * 10]
+    head = ("| model | batch | vnnc cuda us | vnnc cuda, 1 thread an output us | torch cuda (copies) us | "
+            "torch cuda (resident) us | vnnc c (cpu) us | cuda == c bits | max abs vs torch | sampled test | "
+            "nvcc compile s |")
+    lines = [head, "|" + "---|" * 11]
     for r in rows:
-        lines.append(f"| {r['model']} | {r['batch']} | {r['vnnc cuda']:.1f} | {r['torch cuda (copies)']:.1f} | "
+        lines.append(f"| {r['model']} | {r['batch']} | {r['vnnc cuda']:.1f} | {r['vnnc cuda (1 thread)']:.1f} | "
+                     f"{r['torch cuda (copies)']:.1f} | "
                      f"{r['torch cuda (resident)']:.1f} | {r['vnnc c (cpu)']:.1f} | {r['bits_equal_c']} | "
                      f"{r['max_abs_vs_torch']:.2e} | {r['sampled_test']} | {r['compile_s']:.1f} |")
     table = "\n".join(lines)

@@ -4,9 +4,10 @@
 # The host has python3 with numpy, onnx, onnxruntime, pytest, hypothesis, mpmath and torch, but
 # not xdsl: its wheels (and lit, filecheck, immutabledict, ordered-set) are in .whl/. This
 # installs them and vnnc into /tmp/site without the network, runs tests/e2e/test_cuda.py (its
-# GPU tests included) and the latency table of benchmarks/cuda_check.py. Logs go to $OUT when
+# GPU tests included), the latency table of benchmarks/cuda_check.py, and compute-sanitizer's
+# memcheck and synccheck over one run of a lane-split library. Logs go to $OUT when
 # set (else to /tmp/vnnc-cuda-check): cuda_check.log, pytest.log (in full), cuda_timing.md and the
-# MLP's CUDA bundle at batch 64 (model.cu, manifest.json). Meant to take under 4 minutes.
+# MLP's CUDA bundle at batch 64 (model.cu, manifest.json). Meant to take under 6 minutes.
 set -u
 LOG_DIR="${OUT:-/tmp/vnnc-cuda-check}"
 mkdir -p "$LOG_DIR"
@@ -42,8 +43,25 @@ step "latency: vnnc CUDA vs torch CUDA eager"
 timeout 150 python3 benchmarks/cuda_check.py --repeats 200 --out "$LOG_DIR"
 BENCH=$?
 
-step "done: pytest exit $TESTS, benchmark exit $BENCH"
-[ "$TESTS" -eq 0 ] && [ "$BENCH" -eq 0 ]
+step "compute-sanitizer memcheck and synccheck: the MLP's lane-split CUDA library at batch 4, one run"
+SAN=0
+export PATH="$PATH:/usr/local/cuda/bin"
+if command -v compute-sanitizer >/dev/null; then
+  mkdir -p /tmp/vnnc-san && cp examples/mlp.safetensors /tmp/vnnc-san/
+  sed 's/tensor<1x/tensor<4x/g' examples/mlp.mlir > /tmp/vnnc-san/mlp4.mlir
+  python3 -c "import vnnc; vnnc.compile('/tmp/vnnc-san/mlp4.mlir', out='/tmp/vnnc-san/g', force=True, target='cuda')" \
+    || SAN=1
+  for tool in memcheck synccheck; do
+    timeout 120 compute-sanitizer --tool $tool --error-exitcode 9 python3 -c \
+      "import numpy as np; from vnnc.driver import Bundle; b = Bundle('/tmp/vnnc-san/g'); print(b.run(np.ones((4, 784), np.float32))[0, :3])" \
+      || SAN=1
+  done
+else
+  echo "compute-sanitizer not found: skipped"
+fi
+
+step "done: pytest exit $TESTS, benchmark exit $BENCH, sanitizer exit $SAN"
+[ "$TESTS" -eq 0 ] && [ "$BENCH" -eq 0 ] && [ "$SAN" -eq 0 ]
 }
 
 main 2>&1 | tee "$LOG_DIR/cuda_check.log"

@@ -262,6 +262,49 @@ def test_two_nests_are_two_launches_in_order():
     }""") == [(1, 8, 1), (1, 1, 0)]
 
 
+VECTOR_KERNEL = """builtin.module {{
+  func.func private @k(%in: memref<4x32xf32>, %out: memref<4xf32>) {{
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c2 = arith.constant 2 : index
+    %c4 = arith.constant 4 : index
+    %c16 = arith.constant 16 : index
+    %zero = arith.constant dense<0.0> : vector<16xf32>
+    scf.for %i = %c0 to %c4 step %c1 {{
+      %v = scf.for %k = %c0 to %c2 step %c1 iter_args(%acc = %zero) -> (vector<16xf32>) {{
+        %kk = arith.muli %k, %c16 : index
+        %x = vector.load %in[%i, %kk] : memref<4x32xf32>, vector<16xf32>
+        %t = arith.addf %acc, %x : vector<16xf32>
+        scf.yield %t : vector<16xf32>
+      }}
+      %s = vector.extract %v[3] : f32 from vector<16xf32>
+{store}
+    }}
+    func.return
+  }}
+}}
+"""
+
+
+def vector_plan(store: str) -> list:
+    module = parse_module(VECTOR_KERNEL.format(store=store), "kernel")
+    fn = next(op for op in module.ops if isinstance(op, func.FuncOp))
+    return [(launch.blocks, launch.threads, launch.lanes) for launch, _ in plan_kernel(fn)]
+
+
+def test_vector_nest_is_lane_split():
+    """Four iterations summing vectors: 16 threads each (lane l of every vector on thread l)."""
+    assert vector_plan("      memref.store %s, %out[%i] : memref<4xf32>") == [(1, 64, 16)]
+
+
+def test_vector_nest_that_reads_what_it_stores_is_not_lane_split():
+    """out[i] = out[i] + s: a thread of the group could read the cell after another thread of
+    its group rewrote it (a group's threads are in step only at shuffles): one thread each."""
+    assert vector_plan("""      %o = memref.load %out[%i] : memref<4xf32>
+      %u = arith.addf %o, %s : f32
+      memref.store %u, %out[%i] : memref<4xf32>""") == [(1, 4, 1)]
+
+
 # ---------------------------------------------------------------- the CUDA source on the CPU
 
 EMULATION = r"""/* A stand-in for cuda_runtime.h: host memory, and each launch's threads run one after
@@ -296,6 +339,59 @@ template <class K> struct vnnc_launch {
 };
 template <class K> vnnc_launch<K> vnnc_emulate(K k, unsigned b, unsigned t) { return {k, b, t}; }
 #define VNNC_LAUNCH(kernel, blocks, threads) vnnc_emulate(kernel, blocks, threads)
+
+/* A lane-split launch: each group of 16 threads (the last group first) runs as 16 fibers in
+ * lockstep between shuffles: __shfl_sync stores the fiber's value, yields until all 16 have,
+ * reads its source lane's value, and yields until all 16 have read. */
+#include <ucontext.h>
+#include <functional>
+#include <vector>
+static ucontext_t vnnc_main_ctx, vnnc_fiber[16];
+static bool vnnc_done[16];
+static float vnnc_slot[16];
+static int vnnc_cur;
+static std::function<void()> vnnc_body;
+static void vnnc_yield() { swapcontext(&vnnc_fiber[vnnc_cur], &vnnc_main_ctx); }
+static void vnnc_fiber_main() { vnnc_body(); vnnc_done[vnnc_cur] = true; }
+static inline float __shfl_sync(unsigned, float v, int src, int width) {
+  if (width != 16 || src < 0 || src >= 16) abort();
+  vnnc_slot[vnnc_cur] = v;
+  vnnc_yield();
+  const float r = vnnc_slot[src];
+  vnnc_yield();
+  return r;
+}
+template <class K> struct vnnc_launch_lanes {
+  K kernel; unsigned blocks, threads;
+  template <class... A> void operator()(A... args) {
+    static std::vector<char> stacks(16 << 18);
+    if (threads % 16) abort();
+    blockDim.x = threads;
+    vnnc_body = [&] { kernel(args...); };
+    for (unsigned b = blocks; b-- > 0;)
+      for (unsigned g = threads; g > 0; g -= 16) {
+        for (int l = 0; l < 16; l++) {
+          getcontext(&vnnc_fiber[l]);
+          vnnc_fiber[l].uc_stack.ss_sp = &stacks[(size_t)l << 18];
+          vnnc_fiber[l].uc_stack.ss_size = 1 << 18;
+          vnnc_fiber[l].uc_link = &vnnc_main_ctx;
+          makecontext(&vnnc_fiber[l], vnnc_fiber_main, 0);
+          vnnc_done[l] = false;
+        }
+        for (bool running = true; running;) {  /* one round: every fiber to its next yield */
+          running = false;
+          for (int l = 0; l < 16; l++)
+            if (!vnnc_done[l]) {
+              vnnc_cur = l; blockIdx.x = b; threadIdx.x = g - 16 + l;
+              swapcontext(&vnnc_main_ctx, &vnnc_fiber[l]);
+              running = true;
+            }
+        }
+      }
+  }
+};
+template <class K> vnnc_launch_lanes<K> vnnc_emulate_lanes(K k, unsigned b, unsigned t) { return {k, b, t}; }
+#define VNNC_LAUNCH_LANES(kernel, blocks, threads) vnnc_emulate_lanes(kernel, blocks, threads)
 """
 
 
@@ -383,10 +479,11 @@ def test_gpu_path_of_the_driver_with_the_emulation_standing_in(monkeypatch, tmp_
     assert g.run(x).tobytes() == c.run(x).tobytes()
 
 
-def test_cuda_lowering_computes_one_output_per_thread(tmp_path):
+def test_cuda_lowering_computes_one_output_per_sixteen_threads(tmp_path):
     """For the GPU, lower-to-loops leaves contractions unblocked (the C lowering computes 8 x 2
-    outputs per iteration for the CPU's registers): the first layer of the MLP at batch 4 is
-    launched on one thread per output, and its certificate records no block."""
+    outputs per iteration for the CPU's registers), and its certificate records no block; the
+    first layer of the MLP at batch 4 is launched lane-split, 16 threads per output (each
+    summing one lane of the 16, then exchanging them by shuffles)."""
     path = mlp_at_batch(4, tmp_path)
     blocks = {}
     for target in ("c", "cuda"):
@@ -397,8 +494,10 @@ def test_cuda_lowering_computes_one_output_per_thread(tmp_path):
     assert blocks["c"] and any(b != (1, 1) for b in blocks["c"].values())
     assert set(blocks["cuda"].values()) == {(1, 1)}
     source = emit(path, "cuda")
-    launches = re.findall(r"VNNC_LAUNCH\((k_linear_4x784\w*), (\d+), (\d+)\)", source)
-    assert launches and int(launches[0][1]) * int(launches[0][2]) >= 4 * 256
+    launches = re.findall(r"VNNC_LAUNCH_LANES\((k_linear_4x784\w*), (\d+), (\d+)\)", source)
+    assert launches and int(launches[0][1]) * int(launches[0][2]) == 4 * 256 * 16
+    kernel = source.split(f"__global__ void {launches[0][0]}(")[1].split("\n}\n")[0]
+    assert "vnnc_lane]" in kernel and kernel.count("__shfl_sync(vnnc_half") == 16
 
 
 @needs_cxx
