@@ -10,7 +10,12 @@ one printer). Every kernel function of the loop IR becomes one or more `__global
   - any other function (values flowing between nests, e.g. a loss reduced to a scalar) runs
     whole on one thread.
 `@main` runs on the host: it may allocate device buffers (kept between calls, as the C
-backend keeps its workspace), alias them (collapse/expand shape), copy them and launch kernels.
+backend keeps its workspace), alias them (collapse/expand shape), copy them and launch kernels,
+all on the library's one stream. The first run after a parameter bind runs @main directly and
+then captures the same launches and copies as a CUDA graph, which later runs replay (one call
+in place of a launch per kernel); a bind re-uploads the parameters and drops the graph.
+A parallel nest that sums vector<16xf32> values runs each iteration on 16 threads (`LANES`),
+thread l holding lane l of every vector (`lane_split`).
 Every CUDA call is checked; `vnnc_model_run` returns 0, 1 (device memory ran out) or 2 (any
 other CUDA error, text in `vnnc_model_last_error()`).
 
@@ -127,11 +132,13 @@ static int vnnc_status(cudaError_t e) {
 }
 #define VNNC_TRY(rc) do { int vnnc_rc_ = (rc); if (vnnc_rc_) return vnnc_rc_; } while (0)
 #define VNNC_CUDA(call) VNNC_TRY(vnnc_status(call))
+/* the library's stream: every copy and launch of a run goes to it, in program order */
+static cudaStream_t vnnc_stream = NULL;
 #ifndef VNNC_LAUNCH /* tests/e2e/test_cuda.py defines it to run the kernels on the CPU */
-#define VNNC_LAUNCH(kernel, blocks, threads) kernel<<<blocks, threads>>>
+#define VNNC_LAUNCH(kernel, blocks, threads) kernel<<<blocks, threads, 0, vnnc_stream>>>
 #endif
 #ifndef VNNC_LAUNCH_LANES /* likewise, a lane-split launch (its threads exchange lanes by __shfl_sync) */
-#define VNNC_LAUNCH_LANES(kernel, blocks, threads) kernel<<<blocks, threads>>>
+#define VNNC_LAUNCH_LANES(kernel, blocks, threads) kernel<<<blocks, threads, 0, vnnc_stream>>>
 #endif
 """
 
@@ -513,7 +520,7 @@ class CudaPrinter(CPrinter):
             n = math.prod(op.source.type.get_shape())
             elem = _elem(op.source.type.element_type)
             self.emit(f"VNNC_CUDA(cudaMemcpyAsync({self.name(op.destination)}, {self.name(op.source)}, "
-                      f"{max(n, 1)} * sizeof({elem}), cudaMemcpyDeviceToDevice));")
+                      f"{max(n, 1)} * sizeof({elem}), cudaMemcpyDeviceToDevice, vnnc_stream));")
         elif isinstance(op, func.CallOp):
             callee = op.callee.root_reference.data
             if callee not in self.plans:
@@ -572,7 +579,12 @@ def emit_cuda(module: ModuleOp, n_inputs: int) -> tuple[str, str]:
              "  VNNC_CUDA(cudaMemcpy(d, host, bytes, cudaMemcpyHostToDevice));",
              "  return 0;",
              "}",
-             "int vnnc_model_bind_params(const void* const* params) {"]
+             "/* the launches and device copies of vnnc_model_main, captured by the first run after a",
+             " * bind (the pointers they take are fixed until the next bind) and replayed by later runs */",
+             "static cudaGraphExec_t vnnc_graph = NULL;",
+             "int vnnc_model_bind_params(const void* const* params) {",
+             "  if (vnnc_graph) VNNC_CUDA(cudaGraphExecDestroy(vnnc_graph));",
+             "  vnnc_graph = NULL;"]
     for _, cname, t in p.constants:
         n = max(math.prod(t.get_shape()), 1)
         lines.append(f"  VNNC_CUDA_UPLOAD({cname}, h_{cname}, {n} * sizeof(*h_{cname}));")
@@ -583,19 +595,36 @@ def emit_cuda(module: ModuleOp, n_inputs: int) -> tuple[str, str]:
     sizes = [f"{max(math.prod(t.get_shape()), 1)} * sizeof({_elem(t.element_type)})" for t in types]
     lines.append("int vnnc_model_run(const void* const* args) {")
     lines.append(f"  static void* d[{max(len(types), 1)}];  /* device copies of the arguments, kept */")
+    lines.append("  if (!vnnc_stream) VNNC_CUDA(cudaStreamCreateWithFlags(&vnnc_stream, cudaStreamNonBlocking));")
     for i, size in enumerate(sizes):
         lines.append(f"  if (!d[{i}]) VNNC_CUDA(cudaMalloc(&d[{i}], {size}));")
     for i in range(n_inputs):
-        lines.append(f"  VNNC_CUDA(cudaMemcpy(d[{i}], args[{i}], {sizes[i]}, cudaMemcpyHostToDevice));")
+        lines.append(f"  VNNC_CUDA(cudaMemcpyAsync(d[{i}], args[{i}], {sizes[i]}, cudaMemcpyHostToDevice, vnnc_stream));")
     call = ", ".join(f"({_elem(t.element_type)}*)d[{i}]" for i, t in enumerate(types))
-    lines.append(f"  VNNC_TRY(vnnc_model_main({call}));")
-    for i in range(n_inputs, len(types)):  # a synchronous copy: it waits for the kernels
-        lines.append(f"  VNNC_CUDA(cudaMemcpy((void*)args[{i}], d[{i}], {sizes[i]}, cudaMemcpyDeviceToHost));")
-    lines += ["  VNNC_CUDA(cudaDeviceSynchronize());", "  return 0;", "}", '}  /* extern "C" */', ""]
+    lines += ["  if (vnnc_graph) {",
+              "    VNNC_CUDA(cudaGraphLaunch(vnnc_graph, vnnc_stream));",
+              "  } else {  /* run directly (the workspace is allocated), then capture the same calls */",
+              f"    VNNC_TRY(vnnc_model_main({call}));",
+              "    cudaGraph_t graph = NULL;",
+              "    VNNC_CUDA(cudaStreamBeginCapture(vnnc_stream, cudaStreamCaptureModeThreadLocal));",
+              f"    const int rc = vnnc_model_main({call});",
+              "    const cudaError_t end = cudaStreamEndCapture(vnnc_stream, &graph);",
+              "    VNNC_TRY(rc);",
+              "    VNNC_CUDA(end);",
+              "    const cudaError_t made = cudaGraphInstantiate(&vnnc_graph, graph, 0);",
+              "    VNNC_CUDA(cudaGraphDestroy(graph));",
+              "    if (made != cudaSuccess) vnnc_graph = NULL;",
+              "    VNNC_CUDA(made);",
+              "  }"]
+    for i in range(n_inputs, len(types)):
+        lines.append(f"  VNNC_CUDA(cudaMemcpyAsync((void*)args[{i}], d[{i}], {sizes[i]}, cudaMemcpyDeviceToHost, "
+                     "vnnc_stream));")
+    lines += ["  VNNC_CUDA(cudaStreamSynchronize(vnnc_stream));", "  return 0;", "}", '}  /* extern "C" */', ""]
     upload = ("#define VNNC_CUDA_UPLOAD(g, host, bytes) "
               "VNNC_TRY(vnnc_upload((const void**)&(g), (host), (bytes)))\n")
     cuda_doc = (" * CUDA: parameters are copied to the device at bind time, inputs and outputs at each\n"
-                " *    run. vnnc_model_run returns 0, 1 (device memory ran out) or 2 (another CUDA error:\n"
+                " *    run; the first run after a bind captures its kernel launches as a CUDA graph that\n"
+                " *    later runs replay. vnnc_model_run returns 0, 1 (device memory ran out) or 2 (another CUDA error:\n"
                 " *    vnnc_model_last_error() says which). Not thread-safe: the device buffers are\n"
                 " *    shared by every run.\n")
     c_line = " * Not thread-safe across different parameter bindings; runs are re-entrant otherwise.\n"

@@ -310,6 +310,7 @@ def test_vector_nest_that_reads_what_it_stores_is_not_lane_split():
 EMULATION = r"""/* A stand-in for cuda_runtime.h: host memory, and each launch's threads run one after
  * another, the last thread first. Only for testing the generated source on a CPU. */
 #pragma once
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #define __global__
@@ -322,19 +323,51 @@ typedef enum { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceT
 static inline const char* cudaGetErrorString(cudaError_t) { return "emulated error"; }
 static inline cudaError_t cudaMalloc(void** p, size_t n) {
   *p = malloc(n); return *p ? cudaSuccess : cudaErrorMemoryAllocation; }
-static inline cudaError_t cudaFree(void* p) { free(p); return cudaSuccess; }
+static inline cudaError_t cudaFree(void* p) {  /* poisoned (NaN) and kept: a stale pointer shows */
+  if (p) memset(p, 0xff, malloc_usable_size(p));
+  return cudaSuccess; }
 static inline cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind) {
   memcpy(d, s, n); return cudaSuccess; }
-static inline cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind k) {
-  return cudaMemcpy(d, s, n, k); }
+/* one stream; a graph is the list of launches and copies recorded while capturing, each with
+ * the pointers it was given then, and replaying it runs them again in order */
+#include <functional>
+#include <vector>
+typedef struct vnnc_stream_* cudaStream_t;
+typedef std::vector<std::function<void()>>* cudaGraph_t;
+typedef cudaGraph_t cudaGraphExec_t;
+enum { cudaStreamNonBlocking = 1 };
+typedef enum { cudaStreamCaptureModeThreadLocal } cudaStreamCaptureMode;
+static cudaGraph_t vnnc_capturing = NULL;
+static inline void vnnc_do(std::function<void()> f) {
+  if (vnnc_capturing) vnnc_capturing->push_back(f); else f(); }
+static inline cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned) {
+  *s = (cudaStream_t)1; return cudaSuccess; }
+static inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+static inline cudaError_t cudaStreamBeginCapture(cudaStream_t, cudaStreamCaptureMode) {
+  vnnc_capturing = new std::vector<std::function<void()>>(); return cudaSuccess; }
+static inline cudaError_t cudaStreamEndCapture(cudaStream_t, cudaGraph_t* g) {
+  *g = vnnc_capturing; vnnc_capturing = NULL; return cudaSuccess; }
+static inline cudaError_t cudaGraphInstantiate(cudaGraphExec_t* e, cudaGraph_t g, unsigned long long) {
+  *e = new std::vector<std::function<void()>>(*g); return cudaSuccess; }
+static inline cudaError_t cudaGraphDestroy(cudaGraph_t g) { delete g; return cudaSuccess; }
+static inline cudaError_t cudaGraphExecDestroy(cudaGraphExec_t e) { delete e; return cudaSuccess; }
+static inline cudaError_t cudaGraphLaunch(cudaGraphExec_t e, cudaStream_t) {
+  for (auto& f : *e) f();
+  return cudaSuccess; }
+static inline cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind k, cudaStream_t) {
+  if (k == cudaMemcpyDeviceToDevice) vnnc_do([=] { memcpy(d, s, n); }); else memcpy(d, s, n);
+  return cudaSuccess; }
 static inline cudaError_t cudaGetLastError(void) { return cudaSuccess; }
 static inline cudaError_t cudaDeviceSynchronize(void) { return cudaSuccess; }
 template <class K> struct vnnc_launch {
   K kernel; unsigned blocks, threads;
   template <class... A> void operator()(A... args) {
-    blockDim.x = threads;
-    for (unsigned b = blocks; b-- > 0;)
-      for (unsigned t = threads; t-- > 0;) { blockIdx.x = b; threadIdx.x = t; kernel(args...); }
+    K k = kernel; unsigned nb = blocks, nt = threads;
+    vnnc_do([=] {
+      blockDim.x = nt;
+      for (unsigned b = nb; b-- > 0;)
+        for (unsigned t = nt; t-- > 0;) { blockIdx.x = b; threadIdx.x = t; k(args...); }
+    });
   }
 };
 template <class K> vnnc_launch<K> vnnc_emulate(K k, unsigned b, unsigned t) { return {k, b, t}; }
@@ -344,8 +377,6 @@ template <class K> vnnc_launch<K> vnnc_emulate(K k, unsigned b, unsigned t) { re
  * lockstep between shuffles: __shfl_sync stores the fiber's value, yields until all 16 have,
  * reads its source lane's value, and yields until all 16 have read. */
 #include <ucontext.h>
-#include <functional>
-#include <vector>
 static ucontext_t vnnc_main_ctx, vnnc_fiber[16];
 static bool vnnc_done[16];
 static float vnnc_slot[16];
@@ -364,6 +395,10 @@ static inline float __shfl_sync(unsigned, float v, int src, int width) {
 template <class K> struct vnnc_launch_lanes {
   K kernel; unsigned blocks, threads;
   template <class... A> void operator()(A... args) {
+    K k = kernel; unsigned nb = blocks, nt = threads;
+    vnnc_do([=] { run(k, nb, nt, args...); });
+  }
+  template <class... A> static void run(K kernel, unsigned blocks, unsigned threads, A... args) {
     static std::vector<char> stacks(16 << 18);
     if (threads % 16) abort();
     blockDim.x = threads;
@@ -452,6 +487,45 @@ def test_cuda_source_on_the_cpu_equals_the_c_backend_bit_for_bit(name, softmax_f
     if name == "mlp":  # several rows: the batch loop runs across threads too
         path = mlp_at_batch(3, tmp_path)
     compare_with_c(path, precision, tmp_path)
+
+
+REBIND = """
+import sys
+import numpy as np
+from vnnc.backends.runner import Runner
+c_lib, cuda_lib, params_file, inputs, outputs = sys.argv[1:6]
+import json
+inputs, outputs = json.loads(inputs), json.loads(outputs)
+a = dict(np.load(params_file))
+b = {k: (v[::-1].copy() if v.ndim else v) for k, v in a.items()}  # other weights, same shapes
+x = np.random.default_rng(2).uniform(-1, 1, inputs[0]["shape"]).astype(np.float32)
+for params in (a, a, b, b, a):  # the first run after each bind captures, the next replays
+    want = Runner(c_lib, params, inputs, outputs).run(x)
+    got = Runner(cuda_lib, params, inputs, outputs).run(x)
+    if any(p.tobytes() != q.tobytes() for p, q in zip(want, got)):
+        sys.exit("a run after binding other parameters differs from the C library's")
+"""
+
+
+@needs_cxx
+def test_binding_other_parameters_replaces_the_captured_graph(tmp_path):
+    """The first run after a bind captures the launches (with the device pointers of the
+    parameters then bound); binding again frees and re-uploads them, so the graph must be made
+    again: the emulation poisons freed device memory, so a stale graph gives NaN."""
+    import json
+
+    path = mlp_at_batch(2, tmp_path)
+    inputs, outputs = signature(load_model(path).module)
+    module, n_inputs, params = loop_module(path)
+    src, table = emit_c(module)
+    (tmp_path / "model.c").write_text(src + abi_source(module, table)[0])
+    build_shared(tmp_path / "model.c", tmp_path / "libc.so", portable=True)
+    lib = emulated_library(emit_cuda(module, n_inputs)[0], tmp_path)
+    np.savez(tmp_path / "params.npz", **params)
+    proc = subprocess.run([sys.executable, "-c", REBIND, str(tmp_path / "libc.so"), str(lib),
+                           str(tmp_path / "params.npz"), json.dumps(inputs), json.dumps(outputs)],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
 
 
 @needs_cxx
