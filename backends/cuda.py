@@ -62,6 +62,9 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import BlockArgument, Operation, SSAValue
 
 THREADS_PER_BLOCK = 256
+GRAPH = True
+"""Replay the captured CUDA graph of @main (module constant; a benchmark sets it False to time
+a launch per kernel on every run)."""
 LANES = 16
 """Threads per iteration of a lane-split launch (a nest summing vector<16xf32> values): thread
 l of a group of 16 holds lane l of every vector (module constant; a benchmark may set it to 1
@@ -601,8 +604,11 @@ def emit_cuda(module: ModuleOp, n_inputs: int) -> tuple[str, str]:
     for i in range(n_inputs):
         lines.append(f"  VNNC_CUDA(cudaMemcpyAsync(d[{i}], args[{i}], {sizes[i]}, cudaMemcpyHostToDevice, vnnc_stream));")
     call = ", ".join(f"({_elem(t.element_type)}*)d[{i}]" for i, t in enumerate(types))
-    lines += ["  if (vnnc_graph) {",
-              "    VNNC_CUDA(cudaGraphLaunch(vnnc_graph, vnnc_stream));",
+    if not GRAPH:  # a launch per kernel on every run (for timing the graph's gain)
+        lines += ["  if (1) {", f"    VNNC_TRY(vnnc_model_main({call}));", "  } else if (vnnc_graph) {"]
+    else:
+        lines.append("  if (vnnc_graph) {")
+    lines += ["    VNNC_CUDA(cudaGraphLaunch(vnnc_graph, vnnc_stream));",
               "  } else {  /* run directly (the workspace is allocated), then capture the same calls */",
               f"    VNNC_TRY(vnnc_model_main({call}));",
               "    cudaGraph_t graph = NULL;",

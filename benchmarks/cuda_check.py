@@ -8,10 +8,11 @@ ReLU layers of 50, 5 outputs; seeded weights, since the VNN-COMP files are not o
 host), both written here as spec MLIR at the batch wanted, and the CNN of examples/ (two 3x3
 convolutions with ReLU and 2x2 max pooling, then a linear layer; its weights).
 
-vnnc's CUDA library is built twice: as compiled (`lanes16`: a contraction summed in 16 lanes
-runs on 16 threads per output, thread l summing lane l, the lanes exchanged by shuffles) and
-with backends.cuda.LANES set to 1 (`1 thread`: one thread per output holds all 16 lanes), the
-form before lane splitting; both must give the C library's bits.
+vnnc's CUDA library is built three times: as compiled (a contraction summed in 16 lanes runs
+on 16 threads per output, thread l summing lane l, the lanes exchanged by shuffles; runs after
+the first replay a captured CUDA graph), with backends.cuda.GRAPH off (`no graph`: a launch per
+kernel on every run), and with GRAPH off and LANES set to 1 (`1 thread, no graph`: one thread
+per output holds all 16 lanes, the form before both); all must give the C library's bits.
 
 A vnnc CUDA call (`vnnc_model_run`) copies the input to the device, launches the kernels and
 copies the output back (synchronous); torch is timed the same way (`model(x.cuda()).cpu()`)
@@ -137,20 +138,28 @@ def main() -> int:
             t0 = time.perf_counter()
             g = vnnc.compile(model, out=work / f"{tag}-cuda", force=True, target="cuda")
             compile_s = time.perf_counter() - t0
-            saved, cuda_backend.LANES = cuda_backend.LANES, 1
-            try:
-                g1 = vnnc.compile(model, out=work / f"{tag}-cuda1", force=True, target="cuda")
-            finally:
-                cuda_backend.LANES = saved
+            variants = {}
+            for label, lanes in (("no graph", cuda_backend.LANES), ("1 thread, no graph", 1)):
+                saved = cuda_backend.LANES, cuda_backend.GRAPH
+                cuda_backend.LANES, cuda_backend.GRAPH = lanes, False
+                try:
+                    variants[label] = vnnc.compile(model, out=work / f"{tag}-cuda-{lanes}", force=True,
+                                                   target="cuda")
+                finally:
+                    cuda_backend.LANES, cuda_backend.GRAPH = saved
             c = vnnc.compile(model, out=work / f"{tag}-c", force=True)
-            tested = [r for b in (g, g1) for r in b.manifest["tested"] if r["what"] == "cuda-library"]
+            builds = [g, *variants.values()]
+            tested = [r for b in builds for r in b.manifest["tested"] if r["what"] == "cuda-library"]
             shape = (batch, 1, 28, 28) if layers is None else (batch, layers[0][1])
             x = np.random.default_rng(1).uniform(-1, 1, shape).astype(np.float32)
-            y_g, y_g1, y_c = g.run(x), g1.run(x), c.run(x)
+            y_c = c.run(x)
+            y_gs = [b.run(x) for b in builds]
+            y_g = y_gs[0]
             with torch.no_grad():
                 y_t = net(torch.from_numpy(x).to(dev)).cpu().numpy()
-            rg, rg1, rc = g.runner(), g1.runner(), c.runner()
-            for r in (rg, rg1, rc):
+            rg, rc = g.runner(), c.runner()
+            rvs = {label: b.runner() for label, b in variants.items()}
+            for r in (rg, rc, *rvs.values()):
                 r._in[0][...] = x
             x_cpu, x_gpu = torch.from_numpy(x), torch.from_numpy(x).to(dev)
 
@@ -164,23 +173,23 @@ def main() -> int:
                 torch.cuda.synchronize()
 
             t = {"vnnc cuda": median_us(rg.run_into, args.repeats),
-                 "vnnc cuda (1 thread)": median_us(rg1.run_into, args.repeats),
+                 **{f"vnnc cuda ({label})": median_us(r.run_into, args.repeats) for label, r in rvs.items()},
                  "torch cuda (copies)": median_us(torch_copies, args.repeats),
                  "torch cuda (resident)": median_us(torch_resident, args.repeats),
                  "vnnc c (cpu)": median_us(rc.run_into, args.repeats)}
             rows.append({"model": name, "batch": batch, **t, "compile_s": compile_s,
-                         "bits_equal_c": y_g.tobytes() == y_c.tobytes() and y_g1.tobytes() == y_c.tobytes(),
+                         "bits_equal_c": all(y.tobytes() == y_c.tobytes() for y in y_gs),
                          "max_abs_vs_torch": float(np.abs(y_g - y_t).max()),
-                         "sampled_test": all(r["passed"] for r in tested) and len(tested) == 2})
+                         "sampled_test": all(r["passed"] for r in tested) and len(tested) == len(builds)})
             print(rows[-1], flush=True)
 
-    head = ("| model | batch | vnnc cuda us | vnnc cuda, 1 thread an output us | torch cuda (copies) us | "
-            "torch cuda (resident) us | vnnc c (cpu) us | cuda == c bits | max abs vs torch | sampled test | "
-            "nvcc compile s |")
-    lines = [head, "|" + "---|" * 11]
+    head = ("| model | batch | vnnc cuda us | vnnc cuda, no graph us | vnnc cuda, 1 thread, no graph us | "
+            "torch cuda (copies) us | torch cuda (resident) us | vnnc c (cpu) us | cuda == c bits | "
+            "max abs vs torch | sampled test | nvcc compile s |")
+    lines = [head, "|" + "---|" * 12]
     for r in rows:
-        lines.append(f"| {r['model']} | {r['batch']} | {r['vnnc cuda']:.1f} | {r['vnnc cuda (1 thread)']:.1f} | "
-                     f"{r['torch cuda (copies)']:.1f} | "
+        lines.append(f"| {r['model']} | {r['batch']} | {r['vnnc cuda']:.1f} | {r['vnnc cuda (no graph)']:.1f} | "
+                     f"{r['vnnc cuda (1 thread, no graph)']:.1f} | {r['torch cuda (copies)']:.1f} | "
                      f"{r['torch cuda (resident)']:.1f} | {r['vnnc c (cpu)']:.1f} | {r['bits_equal_c']} | "
                      f"{r['max_abs_vs_torch']:.2e} | {r['sampled_test']} | {r['compile_s']:.1f} |")
     table = "\n".join(lines)
