@@ -1,0 +1,72 @@
+"""The split search's helper process (passes/error_analysis.py, `Helper`): the upper half of
+every split is evaluated in a forked process while the search evaluates the lower half. The
+claims must be those of the search alone, bit for bit; an error in the helper must reach the
+caller; numpy's BLAS gets its thread count back."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+import vnnc
+from test_roundoff import write_box, write_mlp
+from vnnc.frontend_mlir import parse_module
+from vnnc.passes import error_analysis as ea
+
+needs_helper = pytest.mark.skipif(ea.openblas_threads() is None or not hasattr(os, "fork"),
+                                  reason="no OpenBLAS whose threads can be set, or no fork: the search runs alone")
+
+
+@pytest.fixture(scope="module")
+def stage(tmp_path_factory):
+    """An MLP in f16 over a box wide enough to be split many times: (fp stage, params, box)."""
+    tmp = tmp_path_factory.mktemp("helper")
+    path, params = write_mlp(tmp, sizes=(3, 16, 16, 2), seed=7, name="helper")
+    lo, hi = np.full((1, 3), -2.0), np.full((1, 3), 2.0)
+    bundle = vnnc.compile(path, out=tmp / "b", precision={"precision": "f16"},
+                          input_box=write_box(tmp / "box.npz", lo, hi))
+    text = (bundle.path / "stages" / "01-assign-precision.mlir").read_text()
+    return text, params, lo, hi
+
+
+@needs_helper
+def test_helper_gives_the_claims_of_the_search_alone(stage, monkeypatch):
+    text, params, lo, hi = stage
+    started = []
+    real_start = ea.Helper.start
+
+    def start(*args):
+        started.append(real_start(*args))
+        return started[-1]
+
+    monkeypatch.setattr(ea.Helper, "start", staticmethod(start))
+    with_helper = ea.analyse(parse_module(text, "fp"), params, lo, hi, max_leaves=40)
+    assert started and started[0] is not None
+    monkeypatch.setattr(ea.Helper, "start", staticmethod(lambda *args: None))
+    alone = ea.analyse(parse_module(text, "fp"), params, lo, hi, max_leaves=40)
+    assert ea.count_leaves(alone["tree"]) > 4
+    assert json.dumps(with_helper, sort_keys=True) == json.dumps(alone, sort_keys=True)
+
+
+@needs_helper
+def test_helper_restores_the_blas_threads_and_reports_its_errors(stage, monkeypatch):
+    text, params, lo, hi = stage
+    get, put = ea.openblas_threads()
+    before = get()
+    put(2)  # the helper's search runs BLAS on one thread, then gives back 2
+    me = os.getpid()
+    real = ea.evaluate
+
+    def failing(prog, params_, lo_, hi_, parent=None, blocks=None):
+        if os.getpid() != me:  # the helper (forked with this function in place) fails
+            raise ea.AnalysisError("an error inside the split search")
+        return real(prog, params_, lo_, hi_, parent, blocks)
+
+    monkeypatch.setattr(ea, "evaluate", failing)
+    with pytest.raises(ea.AnalysisError, match="an error inside the split search"):
+        ea.analyse(parse_module(text, "fp"), params, lo, hi, max_leaves=40)
+    restored = get()
+    put(before)
+    assert restored == 2
