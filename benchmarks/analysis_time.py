@@ -5,8 +5,8 @@ sampling protocol of error_bound.py (same models and boxes, same compile call):
         [--alone]
 
 `--alone` keeps the split search in one process (no helper process: passes/error_analysis.py
-`Helper`), for timing the helper's gain in the same run. Prints one line per model and format:
-the analysis seconds (`certified_error_bound.analysis_seconds`), the checker's seconds (the
+`start_helper`, vnnc.parallel), for timing the helper's gain in the same run. Prints one line
+per model and format: the analysis seconds (`certified_error_bound.analysis_seconds`), the checker's seconds (the
 `error-bound` row of the manifest), the leaves and the largest bound.
 """
 
@@ -35,7 +35,7 @@ def main() -> int:
     from vnnc.passes import error_analysis
 
     if args.alone:
-        error_analysis.Helper.start = staticmethod(lambda *a: None)
+        error_analysis.start_helper = lambda *a: None
     work = Path(tempfile.mkdtemp(prefix="vnnc-analysis-time-"))
     available = error_bound.models(work)
     for name in args.models.split(","):

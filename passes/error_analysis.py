@@ -72,9 +72,6 @@ split along the coordinate that contributes most to its output range, within a b
 
 from __future__ import annotations
 
-import ctypes
-import multiprocessing
-import os
 from dataclasses import dataclass
 from functools import cache
 from typing import NamedTuple
@@ -755,88 +752,11 @@ class _Parent(NamedTuple):
     domains: dict | None
 
 
-class Helper:
-    """A forked process that evaluates one half of each split while this process evaluates the
-    other: the same functions on the same arrays, so the same bits as evaluating both here.
-    `Helper.start` gives None where there is no second core or no fork (then the search
-    evaluates both halves itself)."""
+def start_helper(prog: Program, params: dict, blocks):
+    """A `vnnc.parallel.Helper` evaluating boxes (lo, hi, parent) as `evaluate` does, or None."""
+    from vnnc.parallel import Helper
 
-    @staticmethod
-    def start(prog: Program, params: dict, blocks) -> Helper | None:
-        """A helper, with numpy's BLAS on one thread in both processes while it lives (two
-        processes each running OpenBLAS's spinning threads on two cores ran ACAS Xu's search
-        1.7x slower than one process alone); None where that cannot be arranged."""
-        blas = openblas_threads()
-        if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods() or blas is None:
-            return None
-        helper = Helper.__new__(Helper)
-        helper.blas, helper.saved = blas, blas[0]()
-        blas[1](1)
-        helper.__init__(prog, params, blocks)
-        return helper
-
-    def __init__(self, prog: Program, params: dict, blocks):
-        ctx = multiprocessing.get_context("fork")
-        self.conn, theirs = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(theirs, prog, params, blocks), daemon=True)
-        self.proc.start()
-        theirs.close()
-
-    def submit(self, lo: np.ndarray, hi: np.ndarray, parent: Node) -> None:
-        self.conn.send((lo, hi, _Parent(parent.gain, parent.domains)))
-
-    def result(self) -> Node:
-        try:
-            out = self.conn.recv()
-        except EOFError:
-            raise AnalysisError(f"{NAME}: the helper process of the split search stopped "
-                                f"(exit code {self.proc.exitcode})") from None
-        if isinstance(out, BaseException):
-            raise out
-        return out
-
-    def close(self) -> None:
-        try:
-            self.conn.send(None)
-        except OSError:
-            pass
-        self.proc.join(5)
-        if self.proc.is_alive():
-            self.proc.terminate()
-        self.conn.close()
-        if getattr(self, "blas", None) is not None:
-            self.blas[1](self.saved)
-
-
-def openblas_threads():
-    """(get, set) of the thread count of the OpenBLAS that numpy loaded, or None (another
-    BLAS, or no /proc to find it in)."""
-    try:
-        with open("/proc/self/maps") as f:
-            paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line})
-    except OSError:
-        return None
-    for path in paths:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for prefix, suffix in (("openblas_", ""), ("scipy_openblas_", "64_"), ("openblas_", "64_")):
-            get = getattr(lib, f"{prefix}get_num_threads{suffix}", None)
-            put = getattr(lib, f"{prefix}set_num_threads{suffix}", None)
-            if get is not None and put is not None:
-                put.argtypes = [ctypes.c_int]
-                return get, put
-    return None
-
-
-def _serve(conn, prog: Program, params: dict, blocks) -> None:
-    """The helper's loop: evaluate each box sent, send back its node (or the exception)."""
-    while (task := conn.recv()) is not None:
-        try:
-            conn.send(evaluate(prog, params, *task, blocks))
-        except Exception as e:  # noqa: BLE001 (raised again in the searching process)
-            conn.send(e)
+    return Helper.start(lambda lo, hi, parent: evaluate(prog, params, lo, hi, parent, blocks))
 
 
 def split_gain(prog: Program, env: dict, out: Value, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -894,8 +814,9 @@ def analyse(module, params: dict[str, np.ndarray], box_lo: np.ndarray, box_hi: n
 
 def search(prog: Program, params: dict, blocks, leaves_now: list, bounds: np.ndarray, born: np.ndarray,
            max_leaves: int, started: list) -> None:
-    """The split search of `analyse` (above), growing `leaves_now`; a `Helper`, started at the
-    first split into `started`, evaluates the upper half of every split."""
+    """The split search of `analyse` (above), growing `leaves_now`; a helper process
+    (`start_helper`), started at the first split into `started`, evaluates the upper half of
+    every split while this process evaluates the lower half."""
     while len(leaves_now) < max_leaves:
         node, now = None, bounds[:len(leaves_now)]
         for j in np.argsort(-np.max(now, axis=0), kind="stable"):  # the largest bound that can improve
@@ -915,10 +836,10 @@ def search(prog: Program, params: dict, blocks, leaves_now: list, bounds: np.nda
         below_hi, above_lo = node.hi.copy(), node.lo.copy()
         below_hi.reshape(-1)[dim] = above_lo.reshape(-1)[dim] = at
         if not started:
-            started.append(Helper.start(prog, params, blocks))
+            started.append(start_helper(prog, params, blocks))
         helper = started[0]
         if helper is not None:
-            helper.submit(above_lo, node.hi, node)
+            helper.submit(above_lo, node.hi, _Parent(node.gain, node.domains))
         below = evaluate(prog, params, node.lo, below_hi, node, blocks)
         above = helper.result() if helper is not None else evaluate(prog, params, above_lo, node.hi, node, blocks)
         node.split = (dim, float(at), below, above)

@@ -1,7 +1,7 @@
-"""The split search's helper process (passes/error_analysis.py, `Helper`): the upper half of
-every split is evaluated in a forked process while the search evaluates the lower half. The
-claims must be those of the search alone, bit for bit; an error in the helper must reach the
-caller; numpy's BLAS gets its thread count back."""
+"""The split search's helper process (passes/error_analysis.py, `start_helper`, and
+vnnc.parallel): the upper half of every split is evaluated in a forked process while the
+search evaluates the lower half. The claims must be those of the search alone, bit for bit;
+an error in the helper must reach the caller; numpy's BLAS gets its thread count back."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ import pytest
 import vnnc
 from test_roundoff import write_box, write_mlp
 from vnnc.frontend_mlir import parse_module
+from vnnc.parallel import openblas_threads
 from vnnc.passes import error_analysis as ea
 
-needs_helper = pytest.mark.skipif(ea.openblas_threads() is None or not hasattr(os, "fork"),
+needs_helper = pytest.mark.skipif(openblas_threads() is None or not hasattr(os, "fork"),
                                   reason="no OpenBLAS whose threads can be set, or no fork: the search runs alone")
 
 
@@ -35,16 +36,16 @@ def stage(tmp_path_factory):
 def test_helper_gives_the_claims_of_the_search_alone(stage, monkeypatch):
     text, params, lo, hi = stage
     started = []
-    real_start = ea.Helper.start
+    real_start = ea.start_helper
 
     def start(*args):
         started.append(real_start(*args))
         return started[-1]
 
-    monkeypatch.setattr(ea.Helper, "start", staticmethod(start))
+    monkeypatch.setattr(ea, "start_helper", start)
     with_helper = ea.analyse(parse_module(text, "fp"), params, lo, hi, max_leaves=40)
     assert started and started[0] is not None
-    monkeypatch.setattr(ea.Helper, "start", staticmethod(lambda *args: None))
+    monkeypatch.setattr(ea, "start_helper", lambda *args: None)
     alone = ea.analyse(parse_module(text, "fp"), params, lo, hi, max_leaves=40)
     assert ea.count_leaves(alone["tree"]) > 4
     assert json.dumps(with_helper, sort_keys=True) == json.dumps(alone, sort_keys=True)
@@ -53,7 +54,7 @@ def test_helper_gives_the_claims_of_the_search_alone(stage, monkeypatch):
 @needs_helper
 def test_helper_restores_the_blas_threads_and_reports_its_errors(stage, monkeypatch):
     text, params, lo, hi = stage
-    get, put = ea.openblas_threads()
+    get, put = openblas_threads()
     before = get()
     put(2)  # the helper's search runs BLAS on one thread, then gives back 2
     me = os.getpid()
