@@ -197,9 +197,23 @@ class Domain:
     refs: dict = field(default_factory=dict)  # row -> float32 multipliers {k: (n_k,)} that refuted it in the parent
 
 
+@dataclass
+class Batch:
+    """What bounding one batch of leaves found (`relu_split`'s `bound_batch`): the refuted
+    leaves with their refutations, a counterexample or a reason to stop, and the splits of
+    the others, each with its two children (active first) whose nodes the tree assigns."""
+
+    refuted: list  # [(node, refutations)]
+    counterexample: np.ndarray | None = None
+    stop: str = ""  # why the search cannot go on ("": it can)
+    splits: list = field(default_factory=list)  # [(node, layer, neuron, [(sign, Domain), (sign, Domain)])]
+
+
 def relu_split(net, region: Region, deadline: float, log, batch: int = 32, steps: int = 20,
                candidates: int = 6, attack=None) -> Outcome:
-    """Branch and bound over the phases of unstable ReLUs, the box kept whole (beta-CROWN)."""
+    """Branch and bound over the phases of unstable ReLUs, the box kept whole (beta-CROWN).
+    With a second core, two batches of leaves are bounded at a time, one in a helper process
+    (vnnc.parallel)."""
     L = net.depth
     obj = Objective(net, region)
     tree = Tree()
@@ -216,13 +230,8 @@ def relu_split(net, region: Region, deadline: float, log, batch: int = 32, steps
         root, entries = bnd.root_bounds(net, lo0, hi0, steps, deadline)
         tree.intermediate = [[k, j, side, nu_text(nus, k)] for k, j, side, nus in entries]
         log(f"  box: {len(entries)} intermediate bounds tightened by alpha-CROWN")
-    queue = [Domain(0, {k: np.zeros(sizes[k]) for k in range(1, L)}, None, 1)]
-    done, last = 0, time.perf_counter()
-    while queue:
-        if time.perf_counter() > deadline:
-            return Outcome("unknown", note=f"time limit reached ({done} leaves refuted, {len(queue)} open)")
-        take = queue[-batch:]
-        del queue[-batch:]
+
+    def bound_batch(take: list) -> Batch:
         # a child shares its parent's layers below its start: only the layers from there are recomputed
         start = np.array([d.start for d in take])
         signs = {k: np.array([d.signs[k] for d in take]) for k in range(1, L)}
@@ -255,29 +264,31 @@ def relu_split(net, region: Region, deadline: float, log, batch: int = 32, steps
                     given[todo[t], j] = nu
             ok2, best2 = obj.refuted(gap[todo])
             ok[todo], best[todo] = ok2, best2
+        out = Batch([])
         for b in np.where(ok)[0]:  # multipliers where given, else the checker's own CROWN ones (null)
             refs = [[int(obj.idx[j]), nu_text(given[b, j], L) if (b, j) in given else None] for j in best[b]]
-            tree.nodes[take[b].node] = ["leaf", refs]
-        done += int(ok.sum())
+            out.refuted.append((take[b].node, refs))
         todo = np.where(~ok)[0]
         if not len(todo):
-            continue
+            return out
         worst = best[todo, np.argmin(gap[todo][np.arange(len(todo))[:, None], best[todo]], axis=1)]
         gw = g0[todo, worst]
         cand = np.where(gw > 0, lo0, hi0)
         for x in _violations(net, obj, region, cand):
-            return Outcome("violated", counterexample=x)
+            out.counterexample = x
+            return out
         if attack is not None:
-            x = attack(cand)
-            if x is not None:
-                return Outcome("violated", counterexample=x)
+            out.counterexample = attack(cand)
+            if out.counterexample is not None:
+                return out
         picks = _pick_neurons(net, obj, bounds, signs, todo, gap, x_lo, x_hi, candidates)
         for t, b in enumerate(todo):
             if picks[t] is None:
-                return Outcome("unknown", note="a leaf with every neuron stable is not refuted")
+                out.stop = "a leaf with every neuron stable is not refuted"
+                return out
             k, j = picks[t]
-            left, right = tree.split(take[b].node, ["relu", int(k), int(j)])
-            for child, sign in ((right, 1.0), (left, -1.0)):
+            children = []
+            for sign in (1.0, -1.0):
                 cs = {kk: signs[kk][b].copy() for kk in signs}
                 cs[k][j] = sign
                 cb = [bounds[0]] + [(l[b].copy(), u[b].copy()) for l, u in bounds[1:]]
@@ -288,10 +299,50 @@ def relu_split(net, region: Region, deadline: float, log, batch: int = 32, steps
                     cb[k][0][j] = max(cb[k][0][j], 0.0)
                 else:
                     cb[k][1][j] = min(cb[k][1][j], 0.0)
-                queue.append(Domain(child, cs, cb, k + 1, warm, inherit))
-        if time.perf_counter() - last > 2:
-            last = time.perf_counter()
-            log(f"  {done} leaves refuted, {len(queue)} open")
+                children.append((sign, Domain(-1, cs, cb, k + 1, warm, inherit)))
+            out.splits.append((take[b].node, int(k), int(j), children))
+        return out
+
+    queue = [Domain(0, {k: np.zeros(sizes[k]) for k in range(1, L)}, None, 1)]
+    done, last, helper, started = 0, time.perf_counter(), None, False
+    try:
+        while queue:
+            if time.perf_counter() > deadline:
+                return Outcome("unknown", note=f"time limit reached ({done} leaves refuted, {len(queue)} open)")
+            take = queue[-batch:]
+            del queue[-batch:]
+            if queue and not started:  # a second batch to bound: the helper's
+                from vnnc.parallel import Helper
+
+                helper, started = Helper.start(bound_batch, getattr(attack, "reseed", None)), True
+            other = None
+            if helper is not None and queue:
+                other = queue[-batch:]
+                del queue[-batch:]
+                helper.submit(other)
+            results = [bound_batch(take)] + ([helper.result()] if other is not None else [])
+            for r in results:
+                for node, refs in r.refuted:
+                    tree.nodes[node] = ["leaf", refs]
+                done += len(r.refuted)
+            for r in results:
+                if r.counterexample is not None:
+                    return Outcome("violated", counterexample=r.counterexample)
+            for r in results:
+                if r.stop:
+                    return Outcome("unknown", note=r.stop)
+            for r in results:
+                for node, k, j, children in r.splits:
+                    left, right = tree.split(node, ["relu", k, j])
+                    for child, (_, domain) in zip((right, left), children):
+                        domain.node = child
+                        queue.append(domain)
+            if time.perf_counter() - last > 2:
+                last = time.perf_counter()
+                log(f"  {done} leaves refuted, {len(queue)} open")
+    finally:
+        if helper is not None:
+            helper.close()
     return Outcome("holds", tree)
 
 

@@ -10,7 +10,8 @@ numpy's OpenBLAS keeps its own threads spinning after each call; two processes w
 threads each on two cores ran the error analysis of ACAS Xu 1.7x slower than one process
 alone. So while a helper lives, OpenBLAS runs on one thread in both processes (its thread
 count given back at `close`), and no helper is started where that cannot be arranged (another
-BLAS, no /proc), where there is one core, or where there is no fork.
+BLAS, no /proc), where there are fewer than two cores per search (`JOBS`), or where there is
+no fork.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from __future__ import annotations
 import ctypes
 import multiprocessing
 import os
+import signal
+import time
 
 
 def openblas_threads():
@@ -41,28 +44,50 @@ def openblas_threads():
     return None
 
 
+JOBS = 1
+"""How many searches run side by side on this machine (`vnnc verify --instances --jobs N` sets
+it in its workers): a helper is started only where every search can have two cores."""
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 class HelperStopped(Exception):
     pass
 
 
 class Helper:
     @staticmethod
-    def start(fn) -> Helper | None:
-        """A helper running `fn`, or None (module docstring)."""
+    def start(fn, init=None) -> Helper | None:
+        """A helper running `fn` (after `init()`, if given, once in the helper), or None
+        (module docstring)."""
         import numpy  # noqa: F401  (its BLAS must be loaded to be found)
 
         blas = openblas_threads()
-        if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods() or blas is None:
+        if cores() < 2 * JOBS or not hasattr(os, "fork") or blas is None:
             return None
-        return Helper(fn, blas)
+        return Helper(fn, blas, init)
 
-    def __init__(self, fn, blas):
+    def __init__(self, fn, blas, init=None):
+        """os.fork, not multiprocessing.Process: `vnnc verify --instances` runs its searches in a
+        multiprocessing pool, whose (daemonic) workers may not start Processes."""
         self.blas, self.saved = blas, blas[0]()
         blas[1](1)
-        ctx = multiprocessing.get_context("fork")
-        self.conn, theirs = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(theirs, fn), daemon=True)
-        self.proc.start()
+        self.conn, theirs = multiprocessing.Pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # the helper: serve until told to stop or the searcher is gone, then leave
+            code = 0
+            try:
+                self.conn.close()
+                _serve(theirs, fn, init)
+            except BaseException:  # noqa: BLE001 (EOF: the searching process ended)
+                code = 1
+            finally:
+                os._exit(code)
         theirs.close()
         self.pending = False
 
@@ -74,7 +99,7 @@ class Helper:
         try:
             out = self.conn.recv()
         except EOFError:
-            raise HelperStopped(f"the helper process stopped (exit code {self.proc.exitcode})") from None
+            raise HelperStopped(f"the helper process {self.pid} stopped") from None
         finally:
             self.pending = False
         if isinstance(out, BaseException):
@@ -89,15 +114,22 @@ class Helper:
                 self.conn.send(None)
             except OSError:
                 pass
-            self.proc.join(5)
-        if self.proc.is_alive():
-            self.proc.terminate()
-            self.proc.join(5)
+        else:
+            os.kill(self.pid, signal.SIGTERM)
         self.conn.close()
+        for _ in range(500):  # up to 5 s, then it is killed
+            if os.waitpid(self.pid, os.WNOHANG)[0]:
+                break
+            time.sleep(0.01)
+        else:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
         self.blas[1](self.saved)
 
 
-def _serve(conn, fn) -> None:
+def _serve(conn, fn, init) -> None:
+    if init is not None:
+        init()
     while (task := conn.recv()) is not None:
         try:
             out = fn(*task)

@@ -154,6 +154,10 @@ class _Attack:
         self.f, self.rng, self.t0, self.deadline = Falsifier(net, region), rng, t0, deadline
         self.spent, self.calls = 0.0, 0
 
+    def reseed(self) -> None:
+        """In a helper process (a fork of this one): random starts of its own."""
+        self.rng = np.random.default_rng([int(self.rng.integers(2**62)), 1])
+
     def __call__(self, points: np.ndarray):
         t = time.perf_counter()
         self.calls += 1
@@ -390,6 +394,9 @@ def run_batch(args) -> int:
         if new:
             writer.writeheader()
         jobs = args.jobs or os.cpu_count() or 1
+        from vnnc import parallel
+
+        parallel.JOBS = jobs  # the workers (forked) see it: a search gets a helper only with two cores its own
         with multiprocessing.get_context("fork").Pool(jobs, maxtasksperchild=1) as pool:
             for row in pool.imap_unordered(_one, todo):
                 writer.writerow(row)

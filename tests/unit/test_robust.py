@@ -317,3 +317,29 @@ def test_leaves_sharing_their_lower_domains_share_the_next(setup):
             np.testing.assert_allclose(batch[k][0][b], one[k][0][0], rtol=1e-12, atol=1e-12)
             np.testing.assert_allclose(batch[k][1][b], one[k][1][0], rtol=1e-12, atol=1e-12)
     assert (batch[2][1][5] < batch[2][1][4]).any() or (batch[2][0][5] > batch[2][0][4]).any()
+
+
+def test_relu_split_with_a_helper_process_is_accepted(setup, monkeypatch):
+    """One leaf a batch, so that two batches are bounded at a time (the second in a helper
+    process, vnnc.parallel): the tree the two build together is accepted, as alone."""
+    import functools
+
+    from vnnc import branch_and_bound as bab
+    from vnnc import parallel
+
+    if parallel.openblas_threads() is None:
+        pytest.skip("no OpenBLAS whose threads can be set: the search runs alone")
+    started = []
+    real = parallel.Helper.start
+
+    def start(fn, init=None):
+        started.append(real(fn, init))
+        return started[-1]
+
+    monkeypatch.setattr(parallel.Helper, "start", staticmethod(start))
+    monkeypatch.setattr(bab, "relu_split", functools.partial(bab.relu_split, batch=1))
+    problem, _ = setup["relu"]
+    outcome = solve(problem, "auto", 60)  # raises if the checker rejects the certificate
+    assert outcome.verdict == "holds" and started and started[0] is not None
+    assert outcome.leaves >= 4  # at least two batches were bounded side by side
+    assert run_check(problem, outcome.certificate)
