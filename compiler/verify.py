@@ -355,6 +355,8 @@ def _one(job) -> dict:
         outcome = solve(problem, "auto", timeout)
         row.update(verdict=outcome.verdict, seconds=round(outcome.seconds, 3), leaves=outcome.leaves)
         row["check_seconds"] = round(outcome.check_seconds, 3)
+        if outcome.verdict == "unknown" and outcome.notes:  # how far the search got
+            row["note"] = outcome.notes[-1][:200]
         if out is not None and outcome.certificate is not None:
             name = f"{Path(model).name.split('.')[0]}__{Path(prop).name.split('.')[0]}"
             write_bundle(problem, outcome, Path(out) / name, force=True)

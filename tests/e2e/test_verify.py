@@ -100,6 +100,12 @@ def test_batch_mode(tmp_path):
     assert len(lines) == 6 and lines[0].startswith("model,property,verdict,seconds")
     r = vnnc("verify", "--instances", csv, "--results", tmp_path / "out.csv")  # resumed: nothing to run
     assert r.returncode == 0 and "0 to run" in r.stderr
+    unknown = next(r for r in rows if r.endswith(",unsat")).replace(",60,", ",0.000001,")
+    csv.write_text(unknown + "\n")  # no time at all: unknown, and the row says how far it got
+    r = vnnc("verify", "--instances", csv, "--results", tmp_path / "out1.csv")
+    assert r.returncode == 0 and "unknown 1" in r.stdout, r.stdout + r.stderr
+    row = (tmp_path / "out1.csv").read_text().splitlines()[1]
+    assert ",unknown," in row and "time limit" in row, row
     csv.write_text(rows[0].replace(",unsat", ",sat") + "\n")  # a disagreeing expected verdict
     r = vnnc("verify", "--instances", csv, "--results", tmp_path / "out2.csv")
     assert r.returncode == 1 and "WRONG" in r.stdout
