@@ -1,6 +1,7 @@
 // The CUDA printer's kernel structure: an elementwise nest runs one iteration per thread over
 // both loops (a grid covering 2x4 iterations), a reduction into one cell runs on one thread,
-// dense constants are uploaded at bind time, @main launches the kernels in order on the host,
+// dense constants are uploaded at bind time, @main launches the kernels in order on the host
+// (the first run after a bind captures the launches as a CUDA graph, later runs replay it),
 // and the ABI is C's (extern "C"), every CUDA call checked.
 // RUN: vnnc compile %s --emit cuda | filecheck %s
 
@@ -47,11 +48,25 @@ builtin.module {
 // CHECK: return 0;
 
 // CHECK: extern "C" {
+// a bind drops the captured graph (the parameters' device pointers change), then uploads
+// CHECK: static cudaGraphExec_t vnnc_graph = NULL;
 // CHECK: int vnnc_model_bind_params(const void* const* params) {
+// CHECK-NEXT: if (vnnc_graph) VNNC_CUDA(cudaGraphExecDestroy(vnnc_graph));
+// CHECK-NEXT: vnnc_graph = NULL;
 // CHECK-NEXT: VNNC_CUDA_UPLOAD([[G]], [[H]], 4 * sizeof(*[[H]]));
+// every copy and launch of a run on the library's stream; the first run after a bind runs
+// @main, then captures it as a graph; later runs replay the graph
 // CHECK: int vnnc_model_run(const void* const* args) {
-// CHECK: VNNC_CUDA(cudaMemcpy(d[0], args[0], 8 * sizeof(float), cudaMemcpyHostToDevice));
-// CHECK-NOT: cudaMemcpy(d[1], args[1]
-// CHECK: VNNC_TRY(vnnc_model_main((float*)d[0], (float*)d[1], (float*)d[2]));
-// CHECK: cudaMemcpy((void*)args[1], d[1], 8 * sizeof(float), cudaMemcpyDeviceToHost)
-// CHECK: cudaMemcpy((void*)args[2], d[2], 1 * sizeof(float), cudaMemcpyDeviceToHost)
+// CHECK: VNNC_CUDA(cudaMemcpyAsync(d[0], args[0], 8 * sizeof(float), cudaMemcpyHostToDevice, vnnc_stream));
+// CHECK-NOT: cudaMemcpyAsync(d[1], args[1]
+// CHECK: if (vnnc_graph) {
+// CHECK-NEXT: VNNC_CUDA(cudaGraphLaunch(vnnc_graph, vnnc_stream));
+// CHECK-NEXT: } else {
+// CHECK-NEXT: VNNC_TRY(vnnc_model_main((float*)d[0], (float*)d[1], (float*)d[2]));
+// CHECK: VNNC_CUDA(cudaStreamBeginCapture(vnnc_stream, cudaStreamCaptureModeThreadLocal));
+// CHECK-NEXT: const int rc = vnnc_model_main((float*)d[0], (float*)d[1], (float*)d[2]);
+// CHECK-NEXT: const cudaError_t end = cudaStreamEndCapture(vnnc_stream, &graph);
+// CHECK: cudaGraphInstantiate(&vnnc_graph, graph, 0);
+// CHECK: cudaMemcpyAsync((void*)args[1], d[1], 8 * sizeof(float), cudaMemcpyDeviceToHost, vnnc_stream)
+// CHECK: cudaMemcpyAsync((void*)args[2], d[2], 1 * sizeof(float), cudaMemcpyDeviceToHost, vnnc_stream)
+// CHECK: VNNC_CUDA(cudaStreamSynchronize(vnnc_stream));
