@@ -34,6 +34,8 @@ from vnnc.falsify import Falsifier
 from vnnc.passes import bounds as bnd
 from vnnc.vnnlib import Region
 
+HELPED = 256  # halves bounded at once from which a helper process takes half of them
+
 
 def input_split(net, region: Region, deadline: float, log, alpha_steps: int = 0,
                 batch: int = 2048, trials: int | None = None) -> Outcome:
@@ -41,9 +43,38 @@ def input_split(net, region: Region, deadline: float, log, alpha_steps: int = 0,
     along the best of its `trials` most promising inputs (by `_candidates`): both halves of
     every candidate are bounded by CROWN and the best pair by `_pair_value` wins (its halves'
     bounds are then used as they are). By default four candidates when the region has a single
-    constraint, else one (the first candidate: no trial halves)."""
-    L = net.depth
+    constraint, else one (the first candidate: no trial halves). With two cores for the
+    search, a helper process (vnnc.parallel) bounds half of every HELPED or more halves."""
     obj = Objective(net, region)
+    helper: list = []  # started at the first large batch
+
+    def evaluate(lo, hi):
+        if len(lo) < HELPED:
+            return _evaluate(net, obj, lo, hi)
+        if not helper:
+            from vnnc.parallel import Helper
+
+            helper.append(Helper.start(lambda a, b: _evaluate(net, obj, a, b)))
+        if helper[0] is None:
+            return _evaluate(net, obj, lo, hi)
+        h = len(lo) // 2
+        helper[0].submit(lo[h:], hi[h:])
+        mine = _evaluate(net, obj, lo[:h], hi[:h])
+        theirs = helper[0].result()
+        return ([(np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]])) for a, b in zip(mine[0], theirs[0])],
+                np.concatenate([mine[1], theirs[1]]), np.concatenate([mine[2], theirs[2]]))
+
+    try:
+        return _search(net, region, obj, deadline, log, alpha_steps, batch, trials, evaluate)
+    finally:
+        if helper and helper[0] is not None:
+            helper[0].close()
+
+
+def _search(net, region: Region, obj: Objective, deadline: float, log, alpha_steps: int, batch: int,
+            trials: int | None, evaluate) -> Outcome:
+    """`input_split`'s search; `evaluate(lo, hi)` is `_evaluate` over those boxes."""
+    L = net.depth
     tree = Tree()
     lo0, hi0 = region.box
     if obj.n_conj == 0:
@@ -113,7 +144,7 @@ def input_split(net, region: Region, deadline: float, log, alpha_steps: int = 0,
         inside = (plo[np.arange(N)[:, None], cand] < mids) & (mids < phi[np.arange(N)[:, None], cand])
         if not inside.any(axis=1).all():
             return Outcome("unknown", note="a box too small to split further")
-        cbounds, cgap, cg0 = _evaluate(net, obj, clo, chi)
+        cbounds, cgap, cg0 = evaluate(clo, chi)
         value = _pair_value(_score(obj, cgap, cbounds).reshape(N, T, 2))
         pick = np.argmax(np.where(inside, value, -np.inf), axis=1)
         rows = (2 * (np.arange(N) * T + pick))[:, None] + np.array([0, 1])  # (N, 2): left, right

@@ -343,3 +343,26 @@ def test_relu_split_with_a_helper_process_is_accepted(setup, monkeypatch):
     assert outcome.verdict == "holds" and started and started[0] is not None
     assert outcome.leaves >= 4  # at least two batches were bounded side by side
     assert run_check(problem, outcome.certificate)
+
+
+def test_input_split_with_a_helper_process_is_accepted(setup, monkeypatch):
+    """Every batch of halves split between this process and a helper (HELPED = 2): the same
+    tree as alone, accepted."""
+    from vnnc import input_split, parallel
+
+    if parallel.openblas_threads() is None:
+        pytest.skip("no OpenBLAS whose threads can be set: the search runs alone")
+    problem, alone = setup["split"]
+    started = []
+    real = parallel.Helper.start
+
+    def start(fn, init=None):
+        started.append(real(fn, init))
+        return started[-1]
+
+    monkeypatch.setattr(parallel.Helper, "start", staticmethod(start))
+    monkeypatch.setattr(input_split, "HELPED", 2)
+    outcome = solve(problem, "crown", 60)  # raises if the checker rejects the certificate
+    assert started and started[0] is not None
+    assert outcome.verdict == "holds" and outcome.certificate["trees"] == alone["trees"]
+    assert run_check(problem, outcome.certificate)
