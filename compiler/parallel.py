@@ -10,8 +10,8 @@ numpy's OpenBLAS keeps its own threads spinning after each call; two processes w
 threads each on two cores ran the error analysis of ACAS Xu 1.7x slower than one process
 alone. So while a helper lives, OpenBLAS runs on one thread in both processes (its thread
 count given back at `close`), and no helper is started where that cannot be arranged (another
-BLAS, no /proc), where there are fewer than two cores per search (`JOBS`), or where there is
-no fork.
+BLAS, no /proc), where there are fewer than two cores per search (`JOBS`), where there is no
+fork, or where the process runs other Python threads (the fork would copy only this one).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import ctypes
 import multiprocessing
 import os
 import signal
+import threading
 import time
 
 
@@ -68,8 +69,8 @@ class Helper:
         import numpy  # noqa: F401  (its BLAS must be loaded to be found)
 
         blas = openblas_threads()
-        if cores() < 2 * JOBS or not hasattr(os, "fork") or blas is None:
-            return None
+        if cores() < 2 * JOBS or not hasattr(os, "fork") or blas is None or threading.active_count() > 1:
+            return None  # (a fork copies one thread: another's locks could stay held in the copy)
         return Helper(fn, blas, init)
 
     def __init__(self, fn, blas, init=None):

@@ -71,3 +71,25 @@ def test_helper_restores_the_blas_threads_and_reports_its_errors(stage, monkeypa
     restored = get()
     put(before)
     assert restored == 2
+
+
+def test_no_helper_beside_other_threads():
+    """A fork copies only the forking thread; with another Python thread running, no helper."""
+    import threading
+
+    from vnnc import parallel
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert parallel.Helper.start(lambda: None) is None
+    finally:
+        stop.set()
+        other.join()
+    if openblas_threads() is not None and parallel.cores() >= 2:  # and one once it is gone
+        helper = parallel.Helper.start(lambda x: x + 1)
+        assert helper is not None
+        helper.submit(41)
+        assert helper.result() == 42
+        helper.close()
