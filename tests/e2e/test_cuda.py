@@ -460,9 +460,10 @@ for sample in range(3):
 """
 
 
-def compare_with_c(path: Path, precision: dict | None, tmp: Path) -> None:
-    """Build the C library and the emulated CUDA library of one model and compare their
-    outputs bit for bit, in a child process (a wrong kernel must fail the test, not crash it)."""
+def compare_with_c(path: Path, precision: dict | None, tmp: Path, script: str | None = None) -> None:
+    """Build the C library and the emulated CUDA library of one model and run `script`
+    (default COMPARE: their outputs bit for bit) on them in a child process (a wrong kernel
+    must fail the test, not crash it)."""
     import json
 
     inputs, outputs = signature(load_model(path).module)
@@ -472,7 +473,7 @@ def compare_with_c(path: Path, precision: dict | None, tmp: Path) -> None:
     build_shared(tmp / "model.c", tmp / "libc.so", portable=True)
     lib = emulated_library(emit_cuda(module, n_inputs)[0], tmp)
     np.savez(tmp / "params.npz", **params)
-    proc = subprocess.run([sys.executable, "-c", COMPARE, str(tmp / "libc.so"), str(lib),
+    proc = subprocess.run([sys.executable, "-c", script or COMPARE, str(tmp / "libc.so"), str(lib),
                            str(tmp / "params.npz"), json.dumps(inputs), json.dumps(outputs)],
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -512,20 +513,7 @@ def test_binding_other_parameters_replaces_the_captured_graph(tmp_path):
     """The first run after a bind captures the launches (with the device pointers of the
     parameters then bound); binding again frees and re-uploads them, so the graph must be made
     again: the emulation poisons freed device memory, so a stale graph gives NaN."""
-    import json
-
-    path = mlp_at_batch(2, tmp_path)
-    inputs, outputs = signature(load_model(path).module)
-    module, n_inputs, params = loop_module(path)
-    src, table = emit_c(module)
-    (tmp_path / "model.c").write_text(src + abi_source(module, table)[0])
-    build_shared(tmp_path / "model.c", tmp_path / "libc.so", portable=True)
-    lib = emulated_library(emit_cuda(module, n_inputs)[0], tmp_path)
-    np.savez(tmp_path / "params.npz", **params)
-    proc = subprocess.run([sys.executable, "-c", REBIND, str(tmp_path / "libc.so"), str(lib),
-                           str(tmp_path / "params.npz"), json.dumps(inputs), json.dumps(outputs)],
-                          capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    compare_with_c(mlp_at_batch(2, tmp_path), None, tmp_path, REBIND)
 
 
 @needs_cxx

@@ -319,12 +319,9 @@ def test_leaves_sharing_their_lower_domains_share_the_next(setup):
     assert (batch[2][1][5] < batch[2][1][4]).any() or (batch[2][0][5] > batch[2][0][4]).any()
 
 
-def test_relu_split_with_a_helper_process_is_accepted(setup, monkeypatch):
-    """One leaf a batch, so that two batches are bounded at a time (the second in a helper
-    process, vnnc.parallel): the tree the two build together is accepted, as alone."""
-    import functools
-
-    from vnnc import branch_and_bound as bab
+@pytest.fixture
+def helper_starts(monkeypatch) -> list:
+    """The helpers vnnc.parallel starts during a test (None where it declines), recorded."""
     from vnnc import parallel
 
     if parallel.openblas_threads() is None:
@@ -337,32 +334,32 @@ def test_relu_split_with_a_helper_process_is_accepted(setup, monkeypatch):
         return started[-1]
 
     monkeypatch.setattr(parallel.Helper, "start", staticmethod(start))
+    return started
+
+
+def test_relu_split_with_a_helper_process_is_accepted(setup, monkeypatch, helper_starts):
+    """One leaf a batch, so that two batches are bounded at a time (the second in a helper
+    process, vnnc.parallel): the tree the two build together is accepted, as alone."""
+    import functools
+
+    from vnnc import branch_and_bound as bab
+
     monkeypatch.setattr(bab, "relu_split", functools.partial(bab.relu_split, batch=1))
     problem, _ = setup["relu"]
     outcome = solve(problem, "auto", 60)  # raises if the checker rejects the certificate
-    assert outcome.verdict == "holds" and started and started[0] is not None
+    assert outcome.verdict == "holds" and helper_starts and helper_starts[0] is not None
     assert outcome.leaves >= 4  # at least two batches were bounded side by side
     assert run_check(problem, outcome.certificate)
 
 
-def test_input_split_with_a_helper_process_is_accepted(setup, monkeypatch):
+def test_input_split_with_a_helper_process_is_accepted(setup, monkeypatch, helper_starts):
     """Every batch of halves split between this process and a helper (HELPED = 2): the same
     tree as alone, accepted."""
-    from vnnc import input_split, parallel
+    from vnnc import input_split
 
-    if parallel.openblas_threads() is None:
-        pytest.skip("no OpenBLAS whose threads can be set: the search runs alone")
     problem, alone = setup["split"]
-    started = []
-    real = parallel.Helper.start
-
-    def start(fn, init=None):
-        started.append(real(fn, init))
-        return started[-1]
-
-    monkeypatch.setattr(parallel.Helper, "start", staticmethod(start))
     monkeypatch.setattr(input_split, "HELPED", 2)
     outcome = solve(problem, "crown", 60)  # raises if the checker rejects the certificate
-    assert started and started[0] is not None
+    assert helper_starts and helper_starts[0] is not None
     assert outcome.verdict == "holds" and outcome.certificate["trees"] == alone["trees"]
     assert run_check(problem, outcome.certificate)
