@@ -304,19 +304,17 @@ def relu_split(net, region: Region, deadline: float, log, batch: int = 32, steps
         return out
 
     queue = [Domain(0, {k: np.zeros(sizes[k]) for k in range(1, L)}, None, 1)]
-    done, last, helper, started = 0, time.perf_counter(), None, False
-    try:
+    done, last = 0, time.perf_counter()
+    from vnnc.parallel import Helper, Lazy
+
+    with Lazy(lambda: Helper.start(bound_batch, getattr(attack, "reseed", None))) as lazy:
         while queue:
             if time.perf_counter() > deadline:
                 return Outcome("unknown", note=f"time limit reached ({done} leaves refuted, {len(queue)} open)")
             take = queue[-batch:]
             del queue[-batch:]
-            if queue and not started:  # a second batch to bound: the helper's
-                from vnnc.parallel import Helper
-
-                helper, started = Helper.start(bound_batch, getattr(attack, "reseed", None)), True
-            other = None
-            if helper is not None and queue:
+            other, helper = None, lazy.get() if queue else None  # a second batch to bound: the helper's
+            if helper is not None:
                 other = queue[-batch:]
                 del queue[-batch:]
                 helper.submit(other)
@@ -340,9 +338,6 @@ def relu_split(net, region: Region, deadline: float, log, batch: int = 32, steps
             if time.perf_counter() - last > 2:
                 last = time.perf_counter()
                 log(f"  {done} leaves refuted, {len(queue)} open")
-    finally:
-        if helper is not None:
-            helper.close()
     return Outcome("holds", tree)
 
 

@@ -45,30 +45,23 @@ def input_split(net, region: Region, deadline: float, log, alpha_steps: int = 0,
     bounds are then used as they are). By default four candidates when the region has a single
     constraint, else one (the first candidate: no trial halves). With two cores for the
     search, a helper process (vnnc.parallel) bounds half of every HELPED or more halves."""
+    from vnnc.parallel import Helper, Lazy
+
     obj = Objective(net, region)
-    helper: list = []  # started at the first large batch
 
     def evaluate(lo, hi):
-        if len(lo) < HELPED:
-            return _evaluate(net, obj, lo, hi)
-        if not helper:
-            from vnnc.parallel import Helper
-
-            helper.append(Helper.start(lambda a, b: _evaluate(net, obj, a, b)))
-        if helper[0] is None:
+        helper = lazy.get() if len(lo) >= HELPED else None  # started at the first large batch
+        if helper is None:
             return _evaluate(net, obj, lo, hi)
         h = len(lo) // 2
-        helper[0].submit(lo[h:], hi[h:])
+        helper.submit(lo[h:], hi[h:])
         mine = _evaluate(net, obj, lo[:h], hi[:h])
-        theirs = helper[0].result()
+        theirs = helper.result()
         return ([(np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]])) for a, b in zip(mine[0], theirs[0])],
                 np.concatenate([mine[1], theirs[1]]), np.concatenate([mine[2], theirs[2]]))
 
-    try:
+    with Lazy(lambda: Helper.start(lambda a, b: _evaluate(net, obj, a, b))) as lazy:
         return _search(net, region, obj, deadline, log, alpha_steps, batch, trials, evaluate)
-    finally:
-        if helper and helper[0] is not None:
-            helper[0].close()
 
 
 def _search(net, region: Region, obj: Objective, deadline: float, log, alpha_steps: int, batch: int,

@@ -22,6 +22,7 @@ import os
 import signal
 import threading
 import time
+from typing import Self
 
 
 def openblas_threads():
@@ -59,6 +60,26 @@ def cores() -> int:
 
 class HelperStopped(Exception):
     pass
+
+
+class Lazy:
+    """A helper started at the first `get()` by `start()` (a `Helper` or None: the search then
+    runs alone), closed when the `with` block ends, however it ends."""
+
+    def __init__(self, start):
+        self.start, self.started, self.helper = start, False, None
+
+    def get(self) -> Helper | None:
+        if not self.started:
+            self.helper, self.started = self.start(), True
+        return self.helper
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.helper is not None:
+            self.helper.close()
 
 
 class Helper:

@@ -798,12 +798,10 @@ def analyse(module, params: dict[str, np.ndarray], box_lo: np.ndarray, box_hi: n
     # budget. (Stopping at the first stalled box left the other outputs' bounds where they were.)
     leaves_now, bounds = [root], np.empty((max_leaves, root.bound.size))  # bounds[k]: leaves_now[k]'s
     bounds[0], born = root.bound, np.zeros(max_leaves, int)  # ties go to the box made first
-    helper: list = []  # started at the first split
-    try:
+    from vnnc.parallel import Lazy
+
+    with Lazy(lambda: start_helper(prog, params, blocks)) as helper:  # started at the first split
         search(prog, params, blocks, leaves_now, bounds, born, max_leaves, helper)
-    finally:
-        if helper and helper[0] is not None:
-            helper[0].close()
     leaves = len(leaves_now)
     prune(root)
     failed = next((leaf.overflow for leaf in _leaves(root) if leaf.overflow), "")
@@ -813,9 +811,9 @@ def analyse(module, params: dict[str, np.ndarray], box_lo: np.ndarray, box_hi: n
 
 
 def search(prog: Program, params: dict, blocks, leaves_now: list, bounds: np.ndarray, born: np.ndarray,
-           max_leaves: int, started: list) -> None:
+           max_leaves: int, lazy) -> None:
     """The split search of `analyse` (above), growing `leaves_now`; a helper process
-    (`start_helper`), started at the first split into `started`, evaluates the upper half of
+    (`start_helper`, through the `vnnc.parallel.Lazy` `lazy`), evaluates the upper half of
     every split while this process evaluates the lower half."""
     while len(leaves_now) < max_leaves:
         node, now = None, bounds[:len(leaves_now)]
@@ -835,9 +833,7 @@ def search(prog: Program, params: dict, blocks, leaves_now: list, bounds: np.nda
         at = a / 2 + b / 2
         below_hi, above_lo = node.hi.copy(), node.lo.copy()
         below_hi.reshape(-1)[dim] = above_lo.reshape(-1)[dim] = at
-        if not started:
-            started.append(start_helper(prog, params, blocks))
-        helper = started[0]
+        helper = lazy.get()
         if helper is not None:
             helper.submit(above_lo, node.hi, _Parent(node.gain, node.domains))
         below = evaluate(prog, params, node.lo, below_hi, node, blocks)
