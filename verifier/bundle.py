@@ -28,6 +28,14 @@ def _read(root: Path, rel, what: str) -> bytes:
         raise Reject(f"{what}: cannot read {rel} ({e.strerror})") from None
 
 
+def _hashed(root: Path, rel, want, what: str) -> bytes:
+    """The file `rel`, which must hash to `want` (the manifest's sha256 for it)."""
+    data = _read(root, rel, what)
+    if sha256(data) != want:
+        raise Reject(f"{what}: {rel} does not match its sha256 in the manifest")
+    return data
+
+
 def _row(stage: str, witness: str, verdict: Accepted | Rejected, t0: float) -> dict:
     return {"stage": stage, "witness": witness, "verdict": "accepted" if verdict else "rejected",
             "reason": "" if verdict else verdict.reason, "seconds": round(time.perf_counter() - t0, 4)}
@@ -50,19 +58,12 @@ def check_files(root: Path, manifest: dict) -> tuple[dict[str, str], bytes]:
     for s in stages:
         if not isinstance(s.get("name"), str) or s["name"] in texts:
             raise Reject("malformed or repeated stage entry in the manifest")
-        data = _read(root, s.get("file"), s["name"])
-        if sha256(data) != s.get("sha256"):
-            raise Reject(f"stage {s['name']}: file does not match its sha256 in the manifest")
-        texts[s["name"]] = data.decode()
-    params = _read(root, manifest["params"].get("file"), "params")
-    if sha256(params) != manifest["params"].get("sha256"):
-        raise Reject("params: file does not match its sha256 in the manifest")
+        texts[s["name"]] = _hashed(root, s.get("file"), s.get("sha256"), f"stage {s['name']}").decode()
+    params = _hashed(root, manifest["params"].get("file"), manifest["params"].get("sha256"), "params")
     if "library" not in manifest["artifacts"]:
         raise Reject("manifest: artifacts name no library")
     for key, rel in manifest["artifacts"].items():
-        want = manifest["artifact_sha256"].get(key)
-        if want is None or sha256(_read(root, rel, key)) != want:
-            raise Reject(f"{key}: {rel} does not match its sha256 in the manifest")
+        _hashed(root, rel, manifest["artifact_sha256"].get(key), key)
     return texts, params
 
 
@@ -141,10 +142,7 @@ def _check_verify(root: Path, manifest: dict, rows: list[dict], t0: float) -> No
     files, keys = manifest.get("files"), ("spec", "params", "property", "certificate", "witness")
     if not isinstance(files, dict) or set(files) != set(keys) or not isinstance(manifest.get("sha256"), dict):
         raise Reject(f"manifest: files and sha256 must name exactly {', '.join(keys)}")
-    data = {key: _read(root, files[key], key) for key in keys}
-    for key in keys:
-        if sha256(data[key]) != manifest["sha256"].get(key):
-            raise Reject(f"{key}: {files[key]} does not match its sha256 in the manifest")
+    data = {key: _hashed(root, files[key], manifest["sha256"].get(key), key) for key in keys}
     rows.append(_row("bundle", "manifest.json", Accepted(), t0))
     spec, cert = data["spec"].decode(), load_json(data["certificate"], "certificate")
     imported = _timed(rows, "00-import", files["witness"],

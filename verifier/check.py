@@ -92,10 +92,9 @@ def _check(source: str | bytes, target: str, witness, extra: dict | None) -> Non
             raise Reject(f"witness has no {key!r}")
     if type(w["version"]) is not int or w["version"] != 1:  # neither 1.0 nor true
         raise Reject(f"witness version {w['version']!r} is not 1")
-    if w["source_sha256"] != sha256(source):
-        raise Reject("source_sha256 does not match the source stage")
-    if w["target_sha256"] != sha256(target):
-        raise Reject("target_sha256 does not match the target stage")
+    for key, stage in (("source", source), ("target", target)):
+        if w[f"{key}_sha256"] != sha256(stage):
+            raise Reject(f"{key}_sha256 does not match the {key} stage")
     if w["kind"] not in KINDS:
         raise Reject(f"unknown witness kind {w['kind']!r}")
     module = importlib.import_module(f"vnnc.verifier.{KINDS[w['kind']]}")

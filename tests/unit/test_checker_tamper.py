@@ -687,7 +687,7 @@ TWINS = {
         '"shape": [1, 10]', '"shape": [1, NaN]', 1))), "NaN"),
     # ---- whole bundles (check_bundle)
     "bundle-param-byte-flipped": ("mlp", lambda g: bundle_reason(g, flip_param_byte),
-                                  "params: file does not match its sha256"),
+                                  "params: params.safetensors does not match its sha256"),
     "bundle-param-byte-flipped-manifest-fixed": ("mlp", lambda g: bundle_reason(
         g, lambda d: (flip_param_byte(d), rehash_manifest(d))), "source_sha256 does not match"),
     "bundle-stage-files-swapped": ("mlp", lambda g: bundle_reason(g, _swap_stage_files),
