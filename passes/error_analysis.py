@@ -61,6 +61,12 @@ relaxations) and roundoff symbols er, all in [-1, 1]:
   division by u): |y_i - s_i(x^)| <= ((1 + r1)(1 + u)/(1 - G) - 1) s_i + c 2^(emin-m) (1 + u)
   / (1 - G) + eta, r1 = e^(D u)(1 + c 2^-m) - 1, G = (1 + r1)(1 + gamma_n) - 1 + n c
   2^(emin-m) (1 + gamma_n). Values and errors after a softmax start fresh symbols.
+- conv2d (weights known): x @ M + b with M the convolution's matrix, x's forms first
+  collapsed to their bounds (a convolution's feature maps are too wide for a symbol per
+  element), each output a sum of C/groups * kh * kw products and the bias, in any order;
+  maxpool2d: the windows' largest bounds (a fresh value symbol) and error within the
+  window's largest |error| (max is 1-Lipschitz in the max norm, and exact). A value of more
+  than WIDE elements keeps its fresh terms in its remainder instead of symbols.
 Other ops (log_softmax, log, layernorm, ...) have no error analysis yet: a clear error.
 
 Every float64 operation on the forms is accounted for: matrix products by the gamma_n
@@ -88,7 +94,9 @@ SPLIT_WORK = 6_000_000  # the split search stops at about this many leaves x par
 MAX_LEAVES = 4096
 GAIN, STALL = 1 / 8, 6  # an output's worst box is final after STALL halvings in a row (along the coordinates in
 # turn, by their promise) lowered that output's bound by less than GAIN in all
-SUPPORTED = "linear, matmul (x @ W), add, sub, relu, tanh, sigmoid, exp, softmax (last axis), flatten, reshape, round"
+SUPPORTED = ("linear, matmul (x @ W), conv2d (W known), add, sub, relu, maxpool2d, tanh, sigmoid, exp, "
+             "softmax (last axis), flatten, reshape, round")
+WIDE = 2048  # a value of more elements takes its fresh terms into its remainder, not as symbols
 
 
 class AnalysisError(Exception):
@@ -289,6 +297,8 @@ class Symbols:
     def fresh(self, a: Affine, extra, pool: str) -> Affine:
         """a + [-extra, extra] elementwise, each nonzero element's term a new symbol of `pool`."""
         extra = up(_full(extra, a.c.shape))
+        if a.c.size > WIDE:  # a symbol per element would make a matrix of size^2 (a convolution's)
+            return a.loose(extra)
         rows = np.nonzero(extra)[0]
         value = pool == "value"
         old = a.mv if value else a.mr
@@ -369,6 +379,44 @@ def _relu_offset(lam, lo, hi):
     return np.maximum(up(np.maximum(lo, 0.0) - down(lam * lo)), up(np.maximum(hi, 0.0) - down(lam * hi)))
 
 
+def _interval(f: Affine) -> Affine:
+    """f's bounds as a form without symbols: mid + [-rad, rad]."""
+    mid, rad = center_radius(*f.bounds())
+    return Affine(mid, np.zeros((0, mid.size)), np.zeros((0, mid.size)), rad)
+
+
+def _taps(in_shape, out_shape, kernel, a: dict):
+    """Input row h[i, p] and column v[j, q] of output (i, j)'s tap (p, q) (pads at the top and
+    left shift them; outside [0, H) x [0, W) a tap reads padding)."""
+    (s0, s1), (d0, d1), pads = a.get("strides", (1, 1)), a.get("dilations", (1, 1)), a.get("pads", (0, 0, 0, 0))
+    h = np.arange(out_shape[2])[:, None] * s0 + np.arange(kernel[0])[None, :] * d0 - pads[0]
+    v = np.arange(out_shape[3])[:, None] * s1 + np.arange(kernel[1])[None, :] * d1 - pads[1]
+    return h, v
+
+
+def conv_matrix(w: np.ndarray, in_shape, out_shape, a: dict) -> np.ndarray:
+    """M [C H W, O OH OW] with conv2d(x)[n] = x[n] (flat) @ M (no bias): M holds w[o, c, p, q]
+    where output (o, i, j) reads input (g Cg + c, h[i, p], v[j, q]), g = o's group."""
+    (_, C, H, W), (_, O, OH, OW), (_, cg, kh, kw) = in_shape, out_shape, w.shape
+    h, v = _taps(in_shape, out_shape, (kh, kw), a)
+    o, c, i, p, j, q = np.meshgrid(*(np.arange(k) for k in (O, cg, OH, kh, OW, kw)), indexing="ij")
+    hh, vv = h[i, p], v[j, q]
+    inside = (hh >= 0) & (hh < H) & (vv >= 0) & (vv < W)
+    cin = (o // (O // a.get("groups", 1))) * cg + c
+    m = np.zeros((C * H * W, O * OH * OW))
+    m[((cin * H + hh) * W + vv)[inside], ((o * OH + i) * OW + j)[inside]] = w[o, c, p, q][inside]
+    return m
+
+
+def pool_max(t: np.ndarray, in_shape, out_shape, a: dict) -> np.ndarray:
+    """maxpool2d of the flat array t (padding never wins), flat."""
+    x, (H, W) = t.reshape(in_shape), in_shape[2:]
+    h, v = _taps(in_shape, out_shape, a["kernel"], a)
+    taps = x[:, :, np.clip(h, 0, H - 1)[:, :, None, None], np.clip(v, 0, W - 1)[None, None, :, :]]  # N C OH kh OW kw
+    inside = ((h >= 0) & (h < H))[:, :, None, None] & ((v >= 0) & (v < W))[None, None, :, :]
+    return np.where(inside, taps, -np.inf).max(axis=(3, 5)).reshape(-1)
+
+
 class Leaf:
     """The analysis of the fp stage over one box; `rules` are the relu rules to follow (or
     None: choose them, recording the choice in `chosen`)."""
@@ -417,9 +465,11 @@ class Leaf:
         return self.store(x, fmt, x.fmt, rounding, where)
 
     def contraction(self, x: Value, w: np.ndarray, dw: np.ndarray, b: Value | None, shape, fmt, acc,
-                    rounding, order, where) -> Value:
-        """x @ w (+ b): w [n, out] a known matrix read with rounding dw, b a known vector."""
+                    rounding, order, where, taps: int | None = None) -> Value:
+        """x @ w (+ b): w [n, out] a known matrix read with rounding dw, b a known vector; each
+        output a sum of at most `taps` products (None: n), in any order where taps is given."""
         n = w.shape[0]
+        terms = taps or n
         w_hat = w + dw  # exact: round(W) and W lie on one binade's grid
         val = x.val.matmul(w)
         err = x.err.matmul(w_hat).plus(x.val.matmul(dw)) if np.any(dw) else x.err.matmul(w_hat)  # x 0 = 0
@@ -433,10 +483,33 @@ class Leaf:
         u_a, eta_a, big_a = format_limits(acc, rounding)
         if not float(np.max(total, initial=0.0)) * 2 <= big_a:
             raise OverflowRisk(f"{NAME}: {where}: partial sums may overflow {acc} over the input box")
-        arith = up(up(gamma(n + (b is not None), u_a) * total) + n * eta_a)
-        if order == "sequential":
+        arith = up(up(gamma(terms + (b is not None), u_a) * total) + terms * eta_a)
+        if order == "sequential" and taps is None:
             arith = np.minimum(arith, sequential_error(x, w_hat, b, u_a, eta_a))
         return self.store(Value(tuple(shape), val, err, acc), fmt, acc, rounding, where, arith)
+
+    def window(self, name: str, xs: list[Value], a: dict, shape, fmt, acc, rounding, order, where) -> Value:
+        """conv2d: x @ M + b with M the convolution's matrix, x's forms first collapsed to
+        intervals (a symbol per element of a feature map would not fit), each output a sum of
+        C/groups * kh * kw products and the bias. maxpool2d: the windows' largest lower and
+        upper bounds, a fresh value symbol; max is 1-Lipschitz in the max norm, so its error is
+        within the window's largest |error| (a fresh roundoff symbol); max itself is exact."""
+        x, shape = xs[0], tuple(shape)
+        if name == "conv2d":
+            w, dw = (f.c.reshape(xs[1].shape) for f in (xs[1].val, xs[1].err))
+            flat = Value(x.shape, _interval(x.val), _interval(x.err), x.fmt)
+            b = None
+            if len(xs) == 3:
+                hw = int(np.prod(shape[2:]))
+                b = Value(xs[2].shape, Affine.const(np.repeat(xs[2].val.c, hw)), Affine.const(np.repeat(xs[2].err.c, hw)),
+                          xs[2].fmt, True)
+            return self.contraction(flat, conv_matrix(w, x.shape, shape, a), conv_matrix(dw, x.shape, shape, a), b,
+                                    shape, fmt, acc, rounding, order, where, taps=int(np.prod(w.shape[1:])))
+        (lo, hi), (elo, ehi) = x.val.bounds(), x.err.bounds()
+        lo, hi, e = (pool_max(t, x.shape, shape, a) for t in (lo, hi, np.maximum(np.abs(elo), np.abs(ehi))))
+        mid, rad = center_radius(lo, hi)
+        return Value(shape, self.symbols.fresh(Affine.const(mid), rad, "value"),
+                     self.symbols.fresh(Affine.const(np.zeros(mid.size)), e, "roundoff"), fmt)
 
     def add(self, a: Value, b: Value, sign: float, shape, fmt, acc, rounding, where) -> Value:
         shape = tuple(shape)
@@ -606,7 +679,8 @@ def program(module) -> Program:
         elif isinstance(op, fp.FpOp):
             a = op.attrs()
             attrs = {"format": fp.format_of(op.result.type).name, "acc": a["acc"], "rounding": a["rounding"],
-                     "order": a["order"], "ulp": op.contract().get("ulp", 0.0), "axis": a.get("axis")}
+                     "order": a["order"], "ulp": op.contract().get("ulp", 0.0), "axis": a.get("axis"),
+                     "window": {k: a[k] for k in ("kernel", "strides", "pads", "dilations", "groups") if k in a}}
         else:
             raise AnalysisError(f"{NAME}: {op.name} (op {i} of @main) is not an op of the fp stage")
         attrs["shape"] = spec.shape_of(op.result)
@@ -698,6 +772,8 @@ def apply(leaf: Leaf, name: str, xs: list[Value], a: dict, where: str) -> Value:
             wm, dw = wm.T, dw.T
         return leaf.contraction(x, wm, dw, xs[2] if len(xs) == 3 else None, shape, fmt, acc, rounding,
                                 a["order"], where)
+    if name in ("conv2d", "maxpool2d") and all(v.known for v in xs[1:]) and contains(fmt, xs[0].fmt):
+        return leaf.window(name, xs, a["window"], shape, fmt, acc, rounding, a["order"], where)
     if name in ("add", "sub"):
         return leaf.add(xs[0], xs[1], 1.0 if name == "add" else -1.0, shape, fmt, acc, rounding, where)
     if name == "softmax" and a["axis"] in (-1, len(shape) - 1):
@@ -765,7 +841,9 @@ def split_gain(prog: Program, env: dict, out: Value, lo: np.ndarray, hi: np.ndar
     costs most), each share a fraction."""
     inputs = np.nonzero(hi.reshape(-1) > lo.reshape(-1))[0]  # the first value symbols, in order
     k = len(inputs)
-    total = _sum_cols(out.val.mv[:k].T) / max(float(np.sum(out.val.radius())), 1e-300)
+    total = np.zeros(k)  # no share where no input symbol reaches the output (a convolution's intervals)
+    if np.any(out.val.mv[:k]):
+        total = _sum_cols(out.val.mv[:k].T) / max(float(np.sum(out.val.radius())), 1e-300)
     shares, count = np.zeros(k), 0
     for _, name, args, _ in prog.steps:
         if name == "fp.relu":

@@ -5,7 +5,9 @@ On every leaf of the witness's split tree the analysis is replayed with outward 
 affine forms of each value and of its error; contractions err by gamma_{n+1}(u_A) sum |terms|
 in any order, or by the partial-sum bound in sequential order (Higham, Accuracy and Stability
 of Numerical Algorithms, §3.1, §4.2); storing into S by half an ulp of the binade of |y|'s
-bound, max(u_S 2^(e-1), eta_S), below S's largest value; relu by the rule the witness names.
+bound, max(u_S 2^(e-1), eta_S), below S's largest value; relu by the rule the witness names;
+conv2d as a contraction of its operand's bounds with its matrix, maxpool2d by the windows'
+largest bounds and |error|.
 Every claim must contain the hull of the leaves.
 """
 
@@ -18,9 +20,9 @@ from vnnc.verifier.check import Reject, sha256
 from vnnc.verifier.interval import ETA, center_radius, down, gamma, matmul_enclose, up
 from vnnc.verifier.mlir import parse
 from vnnc.verifier.params import param_sha256, read
-from vnnc.verifier.precision import contract, format_bits, format_of, round_to
+from vnnc.verifier.precision import FP_PROPS, contract, format_bits, format_of, round_to
 from vnnc.verifier.robust import layer_bounds
-from vnnc.verifier.semantics import main_function, plain_attrs
+from vnnc.verifier.semantics import apply, main_function, plain_attrs
 
 
 def limits(fmt: str, mode: str) -> tuple[float, float, float]:
@@ -110,6 +112,8 @@ class Leaf:
         """f + [-extra, extra], one new symbol of pool 0 (values) or 1 (roundoff) per element
         with a nonzero term."""
         extra = up(np.broadcast_to(np.asarray(extra, np.float64), f.c.shape))
+        if f.c.size > 2048:  # a wide value (a convolution's) keeps them in its remainder: no symbols
+            return Form(f.c, f.ms, up(f.r + extra))
         rows, ms = np.nonzero(extra)[0], list(f.ms)
         ms[pool] = np.concatenate([grow(ms[pool], self.count[pool]), np.eye(f.c.size)[rows] * extra[rows, None]])
         self.count[pool] += len(rows)
@@ -130,7 +134,8 @@ class Leaf:
             raise Reject(f"a value may overflow {fmt} over the input box (|value| up to {worst:.4g})")
         return out
 
-    def contraction(self, x, w, dw, b, order, shape, fmt, acc, mode):
+    def contraction(self, x, w, dw, b, order, shape, fmt, acc, mode, taps=None):
+        """x @ w + b, each output a sum of at most `taps` products (default: all n) and b."""
         n = w.shape[0]
         w_hat = w + dw  # exact: round(W) and W share one binade's grid
         val, err = x[1].times(w), x[2].times(w_hat).plus(x[1].times(dw)) if np.any(dw) else x[2].times(w_hat)
@@ -143,8 +148,8 @@ class Leaf:
         u, eta, big = limits(acc, mode)
         if not float(np.max(total, initial=0.0)) * 2 <= big:
             raise Reject(f"partial sums may overflow {acc} over the input box")
-        arith = up(up(gamma_u(n + (b is not None), u) * total) + n * eta)
-        if order == "sequential":
+        arith = up(up(gamma_u((taps or n) + (b is not None), u) * total) + (taps or n) * eta)
+        if order == "sequential" and taps is None:
             arith = np.minimum(arith, sequential(x, w_hat, b, u, eta))
         return self.store([shape, val, err, acc, False], fmt, acc, mode, arith)
 
@@ -310,6 +315,19 @@ def run_leaf(block, params, lo, hi, rules, domains=None) -> tuple[dict, list]:
         elif name == "relu":  # exact, but stored into a coarser format than its operand's it rounds
             v = leaf.relu(xs[0], xs[0][3])
             v = v if within(fmt, v[3]) else leaf.store(v, fmt, v[3], p["rounding"])
+        elif name in ("conv2d", "maxpool2d") and all(v[4] for v in xs[1:]) and within(fmt, xs[0][3]):
+            a, dims = {k: v for k, v in plain_attrs(op).items() if k not in FP_PROPS}, xs[0][0][1:]
+            if name == "conv2d":  # x @ M, M the conv of a basis (each entry one weight: exact); x's forms as intervals
+                m = [apply(name, [np.eye(n := int(np.prod(dims))).reshape(n, *dims), xs[1][k].c.reshape(xs[1][0])], a)
+                     .reshape(n, -1) for k in (1, 2)]
+                x = [xs[0][0], *(Form(mid, None, rad) for mid, rad in (center_radius(*f.bounds()) for f in xs[0][1:3]))]
+                b = [None, *(Form(np.repeat(f.c, np.prod(shape[2:]))) for f in xs[2][1:3])] if len(xs) == 3 else None
+                v = leaf.contraction(x, *m, b, p["order"], shape, fmt, p["acc"], p["rounding"], int(np.prod(xs[1][0][1:])))
+            else:  # max is 1-Lipschitz in the max norm: |max(v + e) - max(v)| <= max |e|
+                t = np.stack([*xs[0][1].bounds(), np.maximum(*np.abs(xs[0][2].bounds()))]).reshape(-1, *dims)
+                lo, hi, e = apply(name, [t], a).reshape(3, -1)  # the windows' largest lo, hi and |error|
+                mid, rad = center_radius(lo, hi)
+                v = [shape, leaf.fresh(Form(mid), rad, 0), leaf.fresh(Form(np.zeros(mid.size)), e, 1), fmt, False]
         elif name == "softmax" and plain_attrs(op)["axis"] in (-1, len(shape) - 1):
             v = leaf.softmax(xs[0], ulps, fmt, p["acc"], p["rounding"])
         elif name in SMOOTH:

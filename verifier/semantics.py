@@ -379,7 +379,7 @@ def _conv2d(x, w, bias, a, shape):
     # w[o,c,p,q], x = 0 outside, g the group of o: output channels g*O/G .. (g+1)*O/G - 1
     groups, cg, og = a["groups"], w.shape[1], w.shape[0] // a["groups"]
     win = _windows(x, w.shape[2:], a, shape, 0.0)
-    y = np.concatenate([np.einsum("nchwpq,ocpq->nohw", win[:, g * cg:(g + 1) * cg], w[g * og:(g + 1) * og])
+    y = np.concatenate([np.tensordot(win[:, g * cg:(g + 1) * cg], w[g * og:(g + 1) * og], ([1, 4, 5], [1, 2, 3])).transpose(0, 3, 1, 2)
                         for g in range(groups)], axis=1)
     return y + bias[0].reshape(1, -1, 1, 1) if bias else y
 

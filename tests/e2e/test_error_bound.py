@@ -134,12 +134,32 @@ def test_overflow_means_no_bound(small, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-def test_unsupported_op_is_named(tmp_path):
-    """examples/cnn.mlir has a convolution: the error names the op instead of guessing."""
-    cnn = MLP.parent / "cnn.mlir"
-    box = write_box(tmp_path / "box.npz", np.zeros((1, 1, 28, 28)), np.ones((1, 1, 28, 28)))
-    proc = run(VNNC, "compile", cnn, "--input-box", box, "-o", tmp_path / "o")
-    expect_error(proc, "fp.conv2d", "not supported by the error analysis")
+def test_unsupported_op_is_named(small, tmp_path):
+    """A log_softmax has no error analysis: the error names the op instead of guessing."""
+    path, _ = small
+    text = path.read_text().replace("    func.return %h1 : tensor<1x3xf32>", (
+        "    %ls = spec.log_softmax %h1 {axis = 1 : i64} : (tensor<1x3xf32>) -> tensor<1x3xf32>\n"
+        "    func.return %ls : tensor<1x3xf32>"))
+    assert "log_softmax" in text
+    (tmp_path / "mlp.safetensors").write_bytes(path.with_suffix(".safetensors").read_bytes())
+    (tmp_path / "mlp.mlir").write_text(text)
+    box = write_box(tmp_path / "box.npz", np.zeros((1, 4)), np.ones((1, 4)))
+    proc = run(VNNC, "compile", tmp_path / "mlp.mlir", "--input-box", box, "-o", tmp_path / "o")
+    expect_error(proc, "fp.log_softmax", "not supported by the error analysis")
+
+
+def test_the_cnn_example_gets_a_bound(tmp_path):
+    """examples/cnn.mlir (conv2d, maxpool2d) over a box around one of examples/digits.npz."""
+    with np.load(MLP.parent / "digits.npz") as z:
+        x = z["x"][:1].reshape(1, 1, 28, 28).astype(np.float64)
+    box = write_box(tmp_path / "box.npz", np.clip(x - 0.01, 0, 1), np.clip(x + 0.01, 0, 1))
+    proc = run(VNNC, "compile", MLP.parent / "cnn.mlir", "--precision", "bf16", "--input-box", box,
+               "-o", tmp_path / "o")
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    bound = m["certified_error_bound"]
+    assert bound["certified"] and len(bound["abs"]) == 10 and max(bound["abs"]) < 1.0, bound
+    assert m["verified"] and {r["stage"]: r["verdict"] for r in m["checks"]}["error-bound"] == "accepted"
 
 
 def test_emit_takes_no_box(small, tmp_path):
