@@ -97,6 +97,7 @@ GAIN, STALL = 1 / 8, 6  # an output's worst box is final after STALL halvings in
 SUPPORTED = ("linear, matmul (x @ W), conv2d (W known), add, sub, relu, maxpool2d, tanh, sigmoid, exp, "
              "softmax (last axis), flatten, reshape, round")
 WIDE = 2048  # a value of more elements takes its fresh terms into its remainder, not as symbols
+CONV_ENTRIES = 1 << 26  # a conv2d's dense matrix (and the checker's) up to 512 MiB of float64
 
 
 class AnalysisError(Exception):
@@ -496,6 +497,10 @@ class Leaf:
         within the window's largest |error| (a fresh roundoff symbol); max itself is exact."""
         x, shape = xs[0], tuple(shape)
         if name == "conv2d":
+            entries = int(np.prod(x.shape[1:])) * int(np.prod(shape[1:]))
+            if entries > CONV_ENTRIES:
+                raise AnalysisError(f"{NAME}: {where}: its matrix would have {entries:,} entries (at most "
+                                    f"{CONV_ENTRIES:,}): the error analysis handles smaller convolutions only")
             w, dw = (f.c.reshape(xs[1].shape) for f in (xs[1].val, xs[1].err))
             flat = Value(x.shape, _interval(x.val), _interval(x.err), x.fmt)
             b = None

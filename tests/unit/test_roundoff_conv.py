@@ -21,6 +21,7 @@ import pytest
 import vnnc
 from test_roundoff import Twin, inputs_in_box, rejected, write_box
 from vnnc import safetensors
+from vnnc.errors import VnncError
 from vnnc.passes import error_analysis as ea
 from vnnc.verifier.check import Accepted
 from vnnc.verifier.mlir import parse
@@ -198,6 +199,17 @@ def test_pool_max_is_pytorchs_maxpool(ceil):
     ref = torch.nn.functional.max_pool2d(torch.tensor(x), 3, stride=2, padding=1, ceil_mode=ceil).numpy()
     got = ea.pool_max(x.reshape(-1), x.shape, ref.shape, {"kernel": (3, 3), "strides": (2, 2), "pads": (1, 1, 1, 1)})
     assert np.array_equal(got, ref.reshape(-1))
+
+
+def test_too_large_a_convolution_is_a_clear_error(built, tmp_path, monkeypatch):
+    """The dense matrix grows with input size times output size: above CONV_ENTRIES the
+    analysis says so (naming the op) instead of exhausting memory."""
+    monkeypatch.setattr(ea, "CONV_ENTRIES", 100)
+    path, _ = write_cnn(tmp_path, "small")
+    box = write_box(tmp_path / "box.npz", np.zeros(MODELS["small"][0]), np.ones(MODELS["small"][0]))
+    with pytest.raises(VnncError, match=r"fp.conv2d \(op \d+ of @main\).*entries"):
+        vnnc.compile(path, out=tmp_path / "o", input_box=box, precision={"precision": "f32"})
+    assert not (tmp_path / "o").exists()
 
 
 # ---------------------------------------------------------------- tampered twins
