@@ -39,7 +39,9 @@ over the largest error sampled for it; the table gives the largest ratio over th
 Models: ACAS Xu 1_1 over property 1's input box (the 5 X bounds read from prop_1.vnnlib);
 an MLP 64-64-64-10 (weights seeded, uniform in +-1/sqrt(fan_in)) over +-0.01 around a
 seeded point; the same MLP with tanh instead of relu (`tanh`: its reference is numpy's
-float64 tanh, taken to be within the double tanh's ulp contract for the ref bound); MNIST 256x2 over +-0.01 around the centre of prop_0_0.03.vnnlib's box.
+float64 tanh, taken to be within the double tanh's ulp contract for the ref bound); MNIST 256x2 over +-0.01 around the centre of prop_0_0.03.vnnlib's box;
+examples/cnn.mlir (two conv2d + maxpool2d, 28x28 input) over +-0.01 around examples/digits.npz's
+first digit, clipped to [0, 1].
 BLAS runs one thread (OPENBLAS_NUM_THREADS=1 unless set).
 """
 
@@ -117,6 +119,9 @@ def models(work: Path) -> dict:
         lo, hi = vnnlib_box(DATA / "mnistfc" / "prop_0_0.03.vnnlib", 784)
         c = (lo / 2 + hi / 2).reshape(1, 784, 1)
         out["mnist"] = (mnist, c - 0.01, c + 0.01)
+    with np.load(ROOT / "examples" / "digits.npz") as z:
+        x = z["x"][:1].reshape(1, 1, 28, 28).astype(np.float64)
+    out["cnn"] = (ROOT / "examples" / "cnn.mlir", np.clip(x - 0.01, 0, 1), np.clip(x + 0.01, 0, 1))
     return out
 
 
@@ -159,10 +164,28 @@ def evaluate(block, params: dict, xs: np.ndarray) -> np.ndarray:
             y = np.maximum(v[0], 0)
         elif name == "tanh":
             y = np.tanh(v[0])
+        elif name in ("conv2d", "maxpool2d"):
+            y = window_op(name, v, op)
         else:
             raise SystemExit(f"reference: no rule for {op.name}")
         env[op.results[0]] = y
     raise SystemExit("reference: no return")
+
+
+def window_op(name: str, v: list, op) -> np.ndarray:
+    """conv2d (groups 1, dilation 1) and maxpool2d in float64, by sliding windows."""
+    from vnnc.verifier.semantics import plain_attrs
+
+    a = plain_attrs(op)
+    kernel = v[1].shape[2:] if name == "conv2d" else a["kernel"]
+    (s0, s1), (t, left, b, r) = a.get("strides", (1, 1)), a.get("pads", (0, 0, 0, 0))
+    if a.get("groups", 1) != 1 or a.get("dilations", (1, 1)) != (1, 1):
+        raise SystemExit(f"reference: {op.name} with groups or dilations")
+    x = np.pad(v[0].reshape(-1, *op.operand_types[0].shape[1:]), ((0, 0), (0, 0), (t, b), (left, r)), constant_values=0.0 if name == "conv2d" else -np.inf)
+    win = np.lib.stride_tricks.sliding_window_view(x, kernel, axis=(2, 3))[:, :, ::s0, ::s1]
+    if name == "maxpool2d":
+        return win.max(axis=(4, 5))
+    return np.einsum("nchwpq,ocpq->nohw", win, v[1]) + (v[2].reshape(1, -1, 1, 1) if len(v) == 3 else 0)
 
 
 def reference_bound(bundle_dir: Path, params: dict, lo, hi) -> np.ndarray:
@@ -413,7 +436,7 @@ TARGET_MNIST = {"f32": 1000, "f16": 1000, "bf16": 150, "fp8-e4m3fn": 150, "fp8-e
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--models", default="acas,mlp,tanh,mnist")
+    p.add_argument("--models", default="acas,mlp,tanh,mnist,cnn")
     p.add_argument("--formats", default=",".join(FORMATS))
     p.add_argument("--samples", type=int, default=100_000)
     p.add_argument("--search", type=int, default=2000)
