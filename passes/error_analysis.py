@@ -846,9 +846,10 @@ def split_gain(prog: Program, env: dict, out: Value, lo: np.ndarray, hi: np.ndar
     costs most), each share a fraction."""
     inputs = np.nonzero(hi.reshape(-1) > lo.reshape(-1))[0]  # the first value symbols, in order
     k = len(inputs)
-    total = np.zeros(k)  # no share where no input symbol reaches the output (a convolution's intervals)
-    if np.any(out.val.mv[:k]):
-        total = _sum_cols(out.val.mv[:k].T) / max(float(np.sum(out.val.radius())), 1e-300)
+    m = out.val.mv[:k]  # no share for an input no output depends on (rounding up would make it 1e-323):
+    total = np.zeros(k)  # every input, past a convolution's intervals
+    if len(m) == k:
+        total = np.where(np.any(m != 0, axis=1), _sum_cols(m.T) / max(float(np.sum(out.val.radius())), 1e-300), 0.0)
     shares, count = np.zeros(k), 0
     for _, name, args, _ in prog.steps:
         if name == "fp.relu":
