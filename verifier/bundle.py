@@ -126,14 +126,15 @@ def _check_bundle(root: Path, sample: bool, rows: list[dict]) -> None:
             _accepted(check(fp[-1], fp[-1], witness, {"params": params, "box": box, "manifest": bound}))
         if _timed(rows, "error-bound", str(bound.get("witness")), error_bound):
             certified = (fp[-1], root / bound["input_box"], bound["abs"])
+
+    def library() -> None:
+        # the reference is the stage the loops implement: the fp stage, or the spec stage; after
+        # a rejection it would evaluate an unchecked stage
+        if not all(row["verdict"] == "accepted" for row in rows):
+            raise Reject("not run: an earlier step was rejected")
+        _accepted(check_library(root, manifest, texts[names[-2]], params, certified))
     if sample:
-        t0 = time.perf_counter()
-        if all(row["verdict"] == "accepted" for row in rows):
-            # the reference is the stage the loops implement: the fp stage, or the spec stage
-            verdict = check_library(root, manifest, texts[names[-2]], params, certified)
-        else:  # the reference would evaluate an unchecked spec stage
-            verdict = Rejected("not run: an earlier step was rejected")
-        rows.append(_row("library", manifest["artifacts"]["library"], verdict, t0))
+        _timed(rows, "library", manifest["artifacts"]["library"], library)
 
 
 def _check_verify(root: Path, manifest: dict, rows: list[dict], t0: float) -> None:

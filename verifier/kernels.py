@@ -42,8 +42,7 @@ def aff(terms=(), const: int = 0) -> tuple:
     coefs: dict[str, int] = {}
     for coef, var in terms:
         if isinstance(var, int):
-            const += coef * var
-            continue
+            var = ("aff", var, ())
         const += coef * var[1]
         for v, k in var[2]:
             coefs[v] = coefs.get(v, 0) + coef * k
@@ -88,10 +87,7 @@ class Nest:
             return list(body([], list(inits)))
         v, iv = self.var()
         accs = [("acc", v, j) for j in range(len(inits))]
-        if len(extents) == 1:
-            yields = body([iv], accs)
-        else:
-            yields = self.reduce(extents[1:], accs, lambda ivs, a: body([iv, *ivs], a))
+        yields = self.reduce(extents[1:], accs, lambda ivs, a: body([iv, *ivs], a))
         self.fors.append(("for", v, extents[0], tuple(inits), tuple(yields)))
         return [("res", j, v) for j in range(len(inits))]
 
@@ -314,12 +310,9 @@ def pool(k: Nest, name, ins, out, a):
     # max: max over the window, -inf outside x; avg: sum (0 outside x) / counted taps
     axes = window(ins, out, a, a["kernel"])
     is_max = name == "maxpool2d"
-    if is_max:
-        ranges = None
-    elif a["count_include_pad"]:
-        ranges = [(-ax[5], ax[0] + ax[6]) for ax in axes]
-    else:
-        ranges = [(0, ax[0]) for ax in axes]
+    # the taps an average counts: inside x, or inside x and its pads with count_include_pad
+    ranges = [(-ax[5], ax[0] + ax[6]) if not is_max and a["count_include_pad"] else (0, ax[0])
+              for ax in axes]
     constant = is_max or all(always(ax, *r) for ax, r in zip(axes, ranges))
 
     def point(ivs):
@@ -331,18 +324,15 @@ def pool(k: Nest, name, ins, out, a):
             if is_max:
                 return [("maximumf", s[0], if_else(inside, k.load(0, [n, c, h, v]), f32(NEG_INF)))]
             total = ("addf", s[0], if_else(inside, k.load(0, [n, c, h, v]), f32(0.0)))
-            if constant:
-                return [total]
-            counted = guard(axes, (h, v), ranges) if a["count_include_pad"] else inside
-            return [total, ("addf", s[1], ("select", counted, f32(1.0), f32(0.0)))]
+            counted = ("select", guard(axes, (h, v), ranges), f32(1.0), f32(0.0))
+            return [total] if constant else [total, ("addf", s[1], counted)]
 
         init = [f32(NEG_INF)] if is_max else [f32(0.0)] * (1 if constant else 2)
         accs = k.reduce(list(a["kernel"]), init, step)
         if is_max:
-            k.store(accs[0], ivs)
-        else:
-            divisor = f32(float(a["kernel"][0] * a["kernel"][1])) if constant else accs[1]
-            k.store(("divf", accs[0], divisor), ivs)
+            return k.store(accs[0], ivs)
+        divisor = f32(float(a["kernel"][0] * a["kernel"][1])) if constant else accs[1]
+        k.store(("divf", accs[0], divisor), ivs)
 
     k.nest(out, point)
 
@@ -506,6 +496,11 @@ def slice_scatter(k: Nest, name, ins, out, a):
         k.nest([e for _, e, _ in combo], point)
 
 
+def round_(k: Nest, name, ins, out, a):
+    # y = x rounded to the storage format (fp.round)
+    k.nest(list(out), lambda ivs: k.store(k.load(0, ivs), ivs))
+
+
 DEFINITIONS = {
     **{name: pointwise for name in SCALAR},
     "one_hot": one_hot, "slice_scatter": slice_scatter,
@@ -516,16 +511,8 @@ DEFINITIONS = {
     "softmax": softmax, "log_softmax": softmax,
     "layernorm": layernorm, "batchnorm": batchnorm, "mse_loss": mse_loss,
     "cross_entropy": cross_entropy, "transpose": transpose, "concat": concat, "slice": slice_,
-    "reduce_sum": reduce_, "reduce_mean": reduce_, "reduce_max": reduce_,
+    "reduce_sum": reduce_, "reduce_mean": reduce_, "reduce_max": reduce_, "round": round_,
 }
-
-
-def round_(k: Nest, name, ins, out, a):
-    # y = x rounded to the storage format (fp.round)
-    k.nest(list(out), lambda ivs: k.store(k.load(0, ivs), ivs))
-
-
-DEFINITIONS["round"] = round_
 
 
 def expected(name: str, ins, out, attrs, dtypes=None, fmt="f32", acc="f32", rounding="nearest",

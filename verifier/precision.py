@@ -101,8 +101,7 @@ def check(source: str, target: str, witness: dict) -> None:
         if not todo:
             raise Reject("the fp stage ends early")
         op = todo.pop(0)
-        for r, t in zip(op.results, op.result_types):
-            types[r] = t
+        types.update(zip(op.results, op.result_types))
         return op
 
     for sop in sblock.ops[:-1]:
@@ -116,8 +115,7 @@ def check(source: str, target: str, witness: dict) -> None:
         twin = f"fp.{sop.name.removeprefix('spec.')}"
         while todo and todo[0].name == "fp.round":
             r = take()
-            src = r.operands[0]
-            fmt = r.props.get("format")
+            src, fmt = r.operands[0], r.props.get("format")
             if src not in boundary or format_of(r.result_types[0].elem) != fmt \
                     or r.result_types[0].shape != types[src].shape:
                 raise Reject(f"fp.round before {twin} does not round an input, parameter or constant "
@@ -148,9 +146,8 @@ def check(source: str, target: str, witness: dict) -> None:
             raise Reject(f"{twin} must keep its operand's format")
         env[sop.results[0]] = top.results[0]
         choices.append({"op": twin, "format": fmt, "acc": acc, "rounding": mode})
-    ret = sblock.ops[-1]
     outs = []
-    for s in ret.operands:
+    for s in sblock.ops[-1].operands:
         v = env[s]
         if types[v].elem != "f32":
             r = take()

@@ -47,11 +47,9 @@ def draw(inputs: list[dict], box: str = "") -> list[list[np.ndarray]]:
 def tolerance(module) -> float:
     """TOLERANCE, or 8 units of roundoff of the coarsest storage format the stage uses
     (its reference rounds each op's result, not the operations inside it)."""
-    u = 0.0
-    for op in main_function(module).regions[0][0].ops:
-        if op.name.startswith("fp."):
-            u = max(u, 2.0 ** -(precision.format_bits(precision.format_of(op.result_types[0].elem))[1] + 1))
-    return max(TOLERANCE, 8 * u)
+    units = [2.0 ** -(precision.format_bits(precision.format_of(op.result_types[0].elem))[1] + 1)
+             for op in main_function(module).regions[0][0].ops if op.name.startswith("fp.")]
+    return max(TOLERANCE, 8 * max(units, default=0.0))
 
 
 def compare(name: str, y: np.ndarray, ref: np.ndarray, tol: float = TOLERANCE) -> None:

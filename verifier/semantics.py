@@ -25,8 +25,7 @@ _REDUCE = {"axes": (tuple, REQUIRED), "keepdims": (bool, False)}
 PROPS: dict[str, dict[str, tuple[type, object]]] = {  # op -> {name: (kind, default)}
     "leaky_relu": {"alpha": (float, 0.01)},
     "gelu": {"approximate": (str, "none")},
-    "softmax": {"axis": (int, REQUIRED)},
-    "log_softmax": {"axis": (int, REQUIRED)},
+    **{name: {"axis": (int, REQUIRED)} for name in ("softmax", "log_softmax")},
     "layernorm": {"axes": (tuple, REQUIRED), "eps": (float, 1e-5)},
     "batchnorm": {"eps": (float, 1e-5)},
     "conv2d": {"strides": (tuple, (1, 1)), "pads": (tuple, (0, 0, 0, 0)),
@@ -206,8 +205,7 @@ def _shape_reshape(op, s, attrs):
         axis = attrs["axis"]
         if not -len(x) <= axis <= len(x):
             raise Reject(f"spec.{op}: axis {axis} is out of range for rank {len(x)}")
-        axis = axis + len(x) if axis < 0 else axis
-        return (math.prod(x[:axis]), math.prod(x[axis:]))
+        return (math.prod(x[:axis]), math.prod(x[axis:]))  # a negative axis counts from the end
     new = attrs["shape"]
     if min(new, default=0) < 0 or math.prod(new) != math.prod(x):
         raise Reject(f"spec.{op}: cannot reshape {list(x)} to {list(new)}")
@@ -450,8 +448,7 @@ APPLY = {  # op -> f(operands, properties, result shape)
     "maxpool2d": lambda x, a, s: _maxpool2d(x[0], a, s),
     "avgpool2d": lambda x, a, s: _avgpool2d(x[0], a, s),
     "global_avgpool": lambda x, a, s: np.mean(x[0], axis=(2, 3), keepdims=True),
-    "flatten": lambda x, a, s: x[0].reshape(s),  # row-major
-    "reshape": lambda x, a, s: x[0].reshape(s),  # row-major
+    **dict.fromkeys(("flatten", "reshape"), lambda x, a, s: x[0].reshape(s)),  # row-major
     "transpose": lambda x, a, s: np.transpose(x[0], a["perm"]),
     "concat": lambda x, a, s: np.concatenate(x, axis=a["axis"]),
     "slice": lambda x, a, s: _slice(x[0], a),

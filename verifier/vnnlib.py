@@ -7,6 +7,7 @@ factor constant. Decimals are exact Fractions; the asserts are multiplied out in
 
 from __future__ import annotations
 
+import functools
 import re
 from fractions import Fraction
 
@@ -76,11 +77,14 @@ def _dnf(f, names: set) -> list[list]:
         raise Reject(f"property: empty ({f[0]})")
     if f[0] == "or":
         return [c for p in parts for c in p]
-    out: list[list] = [[]]
-    for p in parts:
-        out = [a + b for a in out for b in p]
-        if len(out) > MAX_DISJUNCTS:
-            raise Reject("property: too many disjuncts")
+    return functools.reduce(_conjoin, parts, [[]])
+
+
+def _conjoin(p: list[list], q: list[list]) -> list[list]:
+    """The DNF of (and p q), p and q DNFs."""
+    out = [a + b for a in p for b in q]
+    if len(out) > MAX_DISJUNCTS:
+        raise Reject("property: too many disjuncts")
     return out
 
 
@@ -98,9 +102,7 @@ def regions(text: str, n_in: int, n_out: int) -> list[tuple[list, list, list]]:
                 raise Reject(f"property: declaration {cmd[1]!r} is not the next X_i or Y_j")
             names.add(cmd[1])
         elif cmd[0] == "assert" and len(cmd) == 2:
-            dnf = [a + b for a in dnf for b in _dnf(cmd[1], names)]
-            if len(dnf) > MAX_DISJUNCTS:
-                raise Reject("property: too many disjuncts")
+            dnf = _conjoin(dnf, _dnf(cmd[1], names))
         else:
             raise Reject(f"property: unsupported command {cmd[0]!r}")
     if sorted(names) != sorted([f"X_{i}" for i in range(n_in)] + [f"Y_{j}" for j in range(n_out)]):
