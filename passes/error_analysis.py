@@ -35,6 +35,13 @@ relaxations) and roundoff symbols er, all in [-1, 1]:
   a chain of affine maps and relus (`chain`; a stage that is not one is not tightened), itself
   intersected with the parent box's domains, so that a split never loosens them; fewer relus
   are unstable and lam, the offsets and the magnitudes |x_hat| that roundoff scales with shrink;
+- on such a chain, the computed relu input x_hat's range [l_hat, u_hat] = [l + elo, u + ehi] is
+  intersected with the domain layer_bounds gives over the fp program's own chain, built op by
+  op in the leaf (`Leaf.fp`): the rounded parameters, each op's roundoff a step "pm" (plus an
+  unknown d, |d| <= its bound), the layers below taking the ranges already computed
+  (`first`). The error bound e holds every fresh term of the relus before, amplified by the
+  layers since; CROWN over the fp program counts each roundoff once, so a neuron the reals
+  keep inactive by a margin smaller than e is proven inactive in the fp program too (error 0);
 - relu's error e' = relu(v + e) - relu(v) follows one of three rules, each sound for any
   neuron, chosen per element by the oracle and recorded in the witness: `p` (pass)
   e' in e + [-max(0, -l), max(0, -l_hat)], `b` (block) e' in [-max(0, u), max(0, u_hat)],
@@ -426,6 +433,9 @@ class Leaf:
         self.symbols = Symbols()
         self.rules, self.chosen, self.domains = rules, [], domains
         lo, hi = box_lo.reshape(-1), box_hi.reshape(-1)
+        # the fp program as robust.py's chain (rounded parameters, each rounding a perturbation
+        # "pm"), built op by op where the stage is a chain; the relu inputs' computed ranges
+        self.fp, self.box, self.ranges = ([[]] if domains is not None else None), (lo[None], hi[None]), {}
         mid, rad = center_radius(lo, hi)
         rad = np.where(hi > lo, rad, 0.0)
         self.input = Value(box_lo.shape, self.symbols.fresh(Affine.const(mid), rad, "value"),
@@ -435,6 +445,7 @@ class Leaf:
         """z computed in `acc` with roundoff `arith`, rounded once to `fmt` (`exact`: it is a
         value of fmt already): one fresh roundoff symbol per element for both."""
         extra = _full(arith, z.val.c.shape)
+        pm = extra  # |computed - (z's own computed operation)| <= pm, for the fp chain
         if not exact and not contains(fmt, acc):
             # |y| <= M, 2^(e-1) <= M < 2^e: |round(y) - y| <= u 2^(e-1) (half an ulp of M's binade
             # for nearest, a whole one directed: u doubles), at most u M; eta below the normal range
@@ -446,7 +457,10 @@ class Leaf:
             cell = (r == round_to(up(hi + extra), fmt, rounding)) & np.isfinite(r)
             err = z.err.times(1.0 - cell).plus(Affine.const(np.where(cell, r, 0.0)).plus(z.val.times(1.0 * cell), -1.0))
             z = Value(z.shape, z.val, err, z.fmt, z.known)
+            pm = up(extra + bound)
             extra = np.where(cell, 0.0, up(extra + bound))
+        if self.fp is not None:
+            self.fp[-1].append(("pm", np.array(pm, np.float64).reshape(-1)))
         out = Value(z.shape, z.val, self.symbols.fresh(z.err, extra, "roundoff"), fmt)
         _, _, biggest = format_limits(fmt, rounding)
         worst = float(np.max(out.magnitude(), initial=0.0))
@@ -484,6 +498,10 @@ class Leaf:
         u_a, eta_a, big_a = format_limits(acc, rounding)
         if not float(np.max(total, initial=0.0)) * 2 <= big_a:
             raise OverflowRisk(f"{NAME}: {where}: partial sums may overflow {acc} over the input box")
+        if self.fp is not None:
+            self.fp[-1].append(("lin", w_hat.T))
+            if b is not None:
+                self.fp[-1].append(("add", np.tile(b.val.c + b.err.c, reps)))
         arith = up(up(gamma(terms + (b is not None), u_a) * total) + terms * eta_a)
         if order == "sequential" and taps is None:
             arith = np.minimum(arith, sequential_error(x, w_hat, b, u_a, eta_a))
@@ -527,6 +545,8 @@ class Leaf:
             return form.gather(index)
 
         z = Value(shape, spread(a, a.val).plus(spread(b, b.val), sign), spread(a, a.err).plus(spread(b, b.err), sign), acc)
+        if self.fp is not None:  # a chain: b is the known operand
+            self.fp[-1].append(("add", sign * (spread(b, b.val).c + spread(b, b.err).c)))
         u_a, _, _ = format_limits(acc, rounding)
         exact = b.known and not np.any(b.val.c + b.err.c)  # x +- 0 is x, in every mode
         return self.store(z, fmt, acc, rounding, where, 0.0 if exact else up(u_a * z.magnitude()))
@@ -538,6 +558,15 @@ class Leaf:
             lo, hi = np.maximum(lo, l.reshape(-1)), np.minimum(hi, u.reshape(-1))
         elo, ehi = x.err.bounds()
         clo, chi = down(lo + elo), up(hi + ehi)
+        if self.fp is not None:  # the computed x^ within robust.py's domain over the fp chain
+            from vnnc.verifier.robust import layer_bounds
+
+            k = len(self.fp)
+            self.fp.append([])
+            self.ranges[k] = (clo[None], chi[None])
+            l, u = layer_bounds(self.fp, *self.box, dict.fromkeys(self.ranges, 0.0), self.ranges, first=k)[k]
+            clo, chi = np.maximum(clo, l[0]), np.minimum(chi, u[0])
+            self.ranges[k] = (clo[None], chi[None])
         with np.errstate(divide="ignore", invalid="ignore"):
             lam = np.where(hi > lo, hi / (hi - lo), np.where(lo >= 0, 1.0, 0.0))
         lam = np.clip(lam, 0.0, 1.0)

@@ -1,7 +1,8 @@
 """Robustness certificates of `vnnc verify`: `check(spec, params, property, certificate)`.
 
 The spec stage is read as z_{k+1} = A_k(a_k), a_k = relu(z_k), a_0 = x, each A_k a chain of
-affine ops (lin: y = x M^T; add: y = x + c; mul: y = x * c). For ANY multipliers nu_k,
+affine ops (lin: y = x M^T; add: y = x + c; mul: y = x * c; and, for roundoff.py's chain of
+an fp program, pm: y = x + d for an unknown |d| <= c, d entering the bound as -|nu| c). For ANY multipliers nu_k,
 c . z_L = sum_k sum_j (g_kj a_kj - nu_kj z_kj) + g_0 . x + const with g_k = A_k^T nu_{k+1}, so
 its minimum over a leaf is at least the sum of each neuron's minimum over the hull of its
 ReLU graph on [l, u] (vertices l, clip(0, l, u), u) plus the minimum of g_0 . x over the box
@@ -87,8 +88,8 @@ def forward(block: list, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np
     for kind, c in block:
         if kind == "lin":
             lo, hi = affine_interval(lo, hi, c)
-        elif kind == "add":
-            lo, hi = down(lo + c), up(hi + c)
+        elif kind in ("add", "pm"):  # pm: plus an unknown d, |d| <= c
+            lo, hi = down(lo + (c if kind == "add" else -c)), up(hi + c)
         else:
             lo, hi = _mul(lo, hi, c)
     return lo, hi
@@ -108,6 +109,9 @@ def backward(block: list, nu: np.ndarray):
             s, e = matmul_enclose(lo, c) if lo is hi else (None, None)
             low = down(s - e) if lo is hi else affine_interval(lo, hi, c[None, :])[0][..., 0]
             const = down(const + low)
+        elif kind == "pm":  # nu . d >= -|nu| c
+            s, e = matmul_enclose(np.maximum(np.abs(lo), np.abs(hi)), c)
+            const = down(const - up(s + e))
         else:
             lo, hi = _mul(lo, hi, c)
     return lo, hi, const
@@ -153,13 +157,15 @@ def rows(bounds: dict, b: np.ndarray) -> dict:  # the domains of leaves b, one r
     return {k: (l[b], u[b]) for k, (l, u) in bounds.items()}
 
 
-def layer_bounds(blocks, x_lo, x_hi, splits: dict, root: dict | None = None, carried: list = ()) -> dict:
-    """Domains (l, u) of every z_k over each leaf: IBP (intersected with root[k], the domains
+def layer_bounds(blocks, x_lo, x_hi, splits: dict, root: dict | None = None, carried: list = (), first: int = 1) -> dict:
+    """Domains (l, u) of every z_k (k >= first) over each leaf: IBP (intersected with root[k], the domains
     over the whole box), intersected with the dual bound (CROWN's multipliers) where IBP leaves
     z_kj unstable, then, over the box itself (one row), with the dual bound of each carried
     (k, j, side, multipliers) for side * z_kj; a split clamps it (splits[k]: +1, -1 or 0)."""
-    bounds, lo, hi = {}, x_lo, x_hi
-    for k in range(1, len(blocks)):
+    bounds, lo, hi = {k: root[k] for k in range(1, first)}, x_lo, x_hi  # from z_first on: root's below it
+    if first > 1:
+        lo, hi = np.maximum(root[first - 1][0], 0.0), np.maximum(root[first - 1][1], 0.0)
+    for k in range(first, len(blocks)):
         l, u = forward(blocks[k - 1], lo, hi)
         if root is not None:  # a leaf lies in the box: the box's domains hold over it
             l, u = np.maximum(l, root[k][0]), np.minimum(u, root[k][1])

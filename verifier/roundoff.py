@@ -7,7 +7,9 @@ in any order, or by the partial-sum bound in sequential order (Higham, Accuracy 
 of Numerical Algorithms, §3.1, §4.2); storing into S by half an ulp of the binade of |y|'s
 bound, max(u_S 2^(e-1), eta_S), below S's largest value; relu by the rule the witness names;
 conv2d as a contraction of its operand's bounds with its matrix, maxpool2d by the windows'
-largest bounds and |error|.
+largest bounds and |error|. On a chain of affine maps and relus, every relu input's real
+range is tightened by robust.py's domains over the spec's chain, and its computed range by
+those over the fp program's own chain (rounded parameters, each roundoff a `pm` step).
 Every claim must contain the hull of the leaves.
 """
 
@@ -105,8 +107,9 @@ class Leaf:
     """The analysis over one box. A value is [shape, val, err, format, known]; known ones
     (parameters, constants) hold their exact value in val.c, their exact rounding in err.c."""
 
-    def __init__(self, rules, domains=None):
+    def __init__(self, rules, domains=None, box=None):
         self.rules, self.count, self.domains = list(rules), [0, 0], iter((domains or {}).values())
+        self.fp, self.box, self.ranges = [[]] if domains else None, box, {}  # the fp program's chain (`relu`)
 
     def fresh(self, f: Form, extra, pool: int) -> Form:
         """f + [-extra, extra], one new symbol of pool 0 (values) or 1 (roundoff) per element
@@ -121,13 +124,15 @@ class Leaf:
 
     def store(self, z, fmt, acc, mode, arith=0.0):
         """z computed in acc with roundoff `arith`, rounded once to fmt, which it must not overflow."""
-        extra = up(np.broadcast_to(np.asarray(arith, np.float64), z[1].c.shape))
+        pm = extra = up(np.broadcast_to(np.asarray(arith, np.float64), z[1].c.shape))
         if not within(fmt, acc):  # |y| <= M < 2^e: half an ulp of 2^(e-1) (a whole one directed), eta subnormal
             (u, eta, _), e, (lo, hi) = limits(fmt, mode), np.frexp(up(magnitude(z) + extra))[1], enclosure(z)
             r = round_to(down(lo - extra), fmt, mode)  # where every computed value rounds to r, err = r - val
             cell = (r == round_to(up(hi + extra), fmt, mode)) & np.isfinite(r)
             z = [*z[:2], z[2].scale(1.0 - cell).plus(Form(np.where(cell, r, 0.0)).plus(z[1].scale(1.0 * cell), -1.0))]
-            extra = np.where(cell, 0.0, up(extra + np.maximum(np.ldexp(u, e - 1), eta)))
+            pm = up(extra + np.maximum(np.ldexp(u, e - 1), eta))
+            extra = np.where(cell, 0.0, pm)
+        self.fp and self.fp[-1].append(("pm", pm))
         out = [z[0], z[1], self.fresh(z[2], extra, 1), fmt, False]
         worst = float(np.max(magnitude(out), initial=0.0))
         if not worst <= limits(fmt, mode)[2]:
@@ -141,10 +146,12 @@ class Leaf:
         val, err = x[1].times(w), x[2].times(w_hat).plus(x[1].times(dw)) if np.any(dw) else x[2].times(w_hat)
         s, e = matmul_enclose(magnitude(x).reshape(-1, n), np.abs(w_hat))
         total = up(s + e).reshape(-1)
+        self.fp and self.fp[-1].append(("lin", w_hat.T))
         if b is not None:
             k = val.c.size // b[1].c.size
             val, err = val.plus(Form(np.tile(b[1].c, k))), err.plus(Form(np.tile(b[2].c, k)))
             total = up(total + np.tile(np.abs(b[1].c + b[2].c), k))
+            self.fp and self.fp[-1].append(("add", np.tile(b[1].c + b[2].c, k)))
         u, eta, big = limits(acc, mode)
         if not float(np.max(total, initial=0.0)) * 2 <= big:
             raise Reject(f"partial sums may overflow {acc} over the input box")
@@ -157,6 +164,12 @@ class Leaf:
         (lo, hi), (elo, ehi), (l, u) = x[1].bounds(), x[2].bounds(), next(self.domains, (-np.inf, np.inf))
         lo, hi = np.maximum(lo, np.reshape(l, -1)), np.minimum(hi, np.reshape(u, -1))  # robust.py's domain (`chain`)
         clo, chi = down(lo + elo), up(hi + ehi)
+        if self.fp:  # x^ within CROWN's domain over the fp program's chain: rounded parameters, roundoffs as `pm`
+            k, self.fp = len(self.fp), self.fp + [[]]
+            self.ranges[k] = (clo[None], chi[None])
+            l, u = layer_bounds(self.fp, *self.box, dict.fromkeys(self.ranges, 0), self.ranges, first=k)[k]
+            clo, chi = np.maximum(clo, l[0]), np.minimum(chi, u[0])
+            self.ranges[k] = (clo[None], chi[None])
         with np.errstate(divide="ignore", invalid="ignore"):  # DeepZ's slope; any lam in [0, 1] is sound
             lam = np.clip(np.where(hi > lo, hi / (hi - lo), np.where(lo >= 0, 1.0, 0.0)), 0.0, 1.0)
         # 0 <= relu(v) - lam v (lam in [0, 1]), a function that falls then rises: its max is at an end
@@ -270,7 +283,7 @@ def sequential(x, w_hat, b, u, eta):
 def run_leaf(block, params, lo, hi, rules, domains=None) -> tuple[dict, list]:
     """{op index: value} for every computed value of @main over the box [lo, hi], and the output;
     `domains` (layer_bounds over `chain`) bound the relu inputs."""
-    leaf, values = Leaf(rules, domains), {}
+    leaf, values = Leaf(rules, domains, (lo.reshape(1, -1), hi.reshape(1, -1))), {}
     lo, hi, shape = lo.reshape(-1), hi.reshape(-1), lo.shape
     mid, rad = center_radius(lo, hi)
     env = {block.args[0][0]: [shape, leaf.fresh(Form(mid), np.where(hi > lo, rad, 0.0), 0),
@@ -310,6 +323,7 @@ def run_leaf(block, params, lo, hi, rules, domains=None) -> tuple[dict, list]:
             z = [shape, *(spread(a, k, shape).plus(spread(b, k, shape), 1.0 if name == "add" else -1.0)
                           for k in (1, 2)), p["acc"], False]
             exact = b[4] and not np.any(b[1].c + b[2].c)  # x +- 0 is x in every mode
+            leaf.fp and leaf.fp[-1].append(("add", (spread(b, 1, shape).c + spread(b, 2, shape).c) * (-1.0) ** (name == "sub")))
             arith = 0.0 if exact else up(limits(p["acc"], p["rounding"])[0] * magnitude(z))
             v = leaf.store(z, fmt, p["acc"], p["rounding"], arith)
         elif name == "relu":  # exact, but stored into a coarser format than its operand's it rounds
