@@ -549,6 +549,8 @@ class Leaf:
             self.fp[-1].append(("add", sign * (spread(b, b.val).c + spread(b, b.err).c)))
         u_a, _, _ = format_limits(acc, rounding)
         exact = b.known and not np.any(b.val.c + b.err.c)  # x +- 0 is x, in every mode
+        if exact and contains(fmt, a.fmt):  # and x a value of fmt already: stored as it is
+            return Value(shape, z.val, z.err, fmt)
         return self.store(z, fmt, acc, rounding, where, 0.0 if exact else up(u_a * z.magnitude()))
 
     def relu(self, x: Value, fmt, where) -> Value:

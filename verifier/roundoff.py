@@ -325,7 +325,8 @@ def run_leaf(block, params, lo, hi, rules, domains=None) -> tuple[dict, list]:
             exact = b[4] and not np.any(b[1].c + b[2].c)  # x +- 0 is x in every mode
             leaf.fp and leaf.fp[-1].append(("add", (spread(b, 1, shape).c + spread(b, 2, shape).c) * (-1.0) ** (name == "sub")))
             arith = 0.0 if exact else up(limits(p["acc"], p["rounding"])[0] * magnitude(z))
-            v = leaf.store(z, fmt, p["acc"], p["rounding"], arith)
+            # and x a value of fmt already: stored as it is
+            v = [*z[:3], fmt, False] if exact and within(fmt, a[3]) else leaf.store(z, fmt, p["acc"], p["rounding"], arith)
         elif name == "relu":  # exact, but stored into a coarser format than its operand's it rounds
             v = leaf.relu(xs[0], xs[0][3])
             v = v if within(fmt, v[3]) else leaf.store(v, fmt, v[3], p["rounding"])

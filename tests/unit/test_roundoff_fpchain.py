@@ -191,3 +191,20 @@ def test_an_fp_chain_without_the_roundoff_is_rejected(acas, monkeypatch):
     w["pass"] = twin.witness["pass"]
     assert np.max(w["claims"]["abs"]) < np.max(twin.witness["claims"]["abs"])
     assert "does not contain" in rejected(twin.verdict(witness=w))
+
+
+def test_subtracting_an_exact_zero_adds_no_rounding(acas):
+    """ACAS Xu subtracts its input mean, all zeros: x - 0 of a bf16 x is stored in bf16 as it
+    is, so the difference's claimed error is the rounded input's, not one more rounding."""
+    bundle, _, _ = acas
+    twin = Twin(bundle)
+    block = main_function(parse(twin.fp)).regions[0][0]
+    sub = next(i for i, op in enumerate(block.ops) if op.name == "fp.sub")
+    rounded = next(i for i, op in enumerate(block.ops) if op.name == "fp.round" and op.operands[0] == block.args[0][0])
+    assert not np.any(roundoff.read(twin.params)["input_AvgImg"])
+    claims = {v["at"]: v for v in twin.witness["claims"]["values"]}
+    assert np.any(np.asarray(claims[rounded]["error"][1]) > 0)  # the input's rounding is counted
+    hull = roundoff.recompute(block, roundoff.read(twin.params), twin.witness["claims"]["tree"], *acas[1:])[0]
+    # equal up to the float64 rounding of the forms' arithmetic, far below a bf16 half-ulp (2^-10 here)
+    for a, b in zip(hull[sub][2:], hull[rounded][2:]):
+        assert np.allclose(a, b, rtol=1e-12, atol=1e-15), (a, b)
