@@ -1,15 +1,16 @@
 """Robustness certificates of `vnnc verify`: `check(spec, params, property, certificate)`.
 
 The spec stage is read as z_{k+1} = A_k(a_k), a_k = relu(z_k), a_0 = x, each A_k a chain of
-affine ops (lin: y = x M^T; add: y = x + c; mul: y = x * c; and, for roundoff.py's chain of
-an fp program, pm: y = x + d for an unknown |d| <= c, d entering the bound as -|nu| c). For ANY multipliers nu_k,
-c . z_L = sum_k sum_j (g_kj a_kj - nu_kj z_kj) + g_0 . x + const with g_k = A_k^T nu_{k+1}, so
-its minimum over a leaf is at least the sum of each neuron's minimum over the hull of its
-ReLU graph on [l, u] (vertices l, clip(0, l, u), u) plus the minimum of g_0 . x over the box
-(weak duality: Wong and Kolter 2018). Multipliers are never trusted: the checker derives
-them by its own CROWN back-substitution (Zhang et al. 2018) or reads them from the leaf,
-then evaluates the bound with outward rounding. Domains [l, u]: IBP, intersected with this
-bound where IBP leaves z_kj unstable; a ReLU split clamps l >= 0 or u <= 0; l > u: empty leaf.
+affine ops (lin: y = x M^T; add: y = x + c; mul: y = x * c; and, in roundoff.py's chain of an
+fp program, pm: y = x + d for an unknown |d| <= c, which enters the bound as -|nu| c).
+For ANY multipliers nu_k, c . z_L = sum_k sum_j (g_kj a_kj - nu_kj z_kj) + g_0 . x + const
+with g_k = A_k^T nu_{k+1}, so its minimum over a leaf is at least the sum of each neuron's
+minimum over the hull of its ReLU graph on [l, u] (vertices l, clip(0, l, u), u) plus the
+minimum of g_0 . x over the box (weak duality: Wong and Kolter 2018). Multipliers are never
+trusted: the checker derives them by its own CROWN back-substitution (Zhang et al. 2018) or
+reads them from the leaf, then evaluates the bound with outward rounding. Domains [l, u]:
+IBP, intersected with this bound where IBP leaves z_kj unstable; a ReLU split clamps l >= 0
+or u <= 0; l > u: empty leaf.
 Leaves are derived from the split tree, so they cover each box of the property exactly.
 """
 
