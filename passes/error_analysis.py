@@ -39,7 +39,8 @@ relaxations) and roundoff symbols er, all in [-1, 1]:
   intersected with the domain layer_bounds gives over the fp program's own chain, built op by
   op in the leaf (`Leaf.fp`): the rounded parameters, each op's roundoff a step "pm" (plus an
   unknown d, |d| <= its bound), the layers below taking the ranges already computed
-  (`first`). The error bound e holds every fresh term of the relus before, amplified by the
+  (`first`); where the op before the relu rounds (x_hat = round(t)), t's domain is bounded
+  (that op's pm its arithmetic's alone) and rounded, rounding being monotone. The error bound e holds every fresh term of the relus before, amplified by the
   layers since; CROWN over the fp program counts each roundoff once, so a neuron the reals
   keep inactive by a margin smaller than e is proven inactive in the fp program too (error 0);
 - relu's error e' = relu(v + e) - relu(v) follows one of three rules, each sound for any
@@ -436,6 +437,7 @@ class Leaf:
         # the fp program as robust.py's chain (rounded parameters, each rounding a perturbation
         # "pm"), built op by op where the stage is a chain; the relu inputs' computed ranges
         self.fp, self.box, self.ranges = ([[]] if domains is not None else None), (lo[None], hi[None]), {}
+        self.last = None  # the fp chain's last rounding (`store`)
         mid, rad = center_radius(lo, hi)
         rad = np.where(hi > lo, rad, 0.0)
         self.input = Value(box_lo.shape, self.symbols.fresh(Affine.const(mid), rad, "value"),
@@ -461,6 +463,10 @@ class Leaf:
             extra = np.where(cell, 0.0, up(extra + bound))
         if self.fp is not None:
             self.fp[-1].append(("pm", np.array(pm, np.float64).reshape(-1)))
+            # the computed y is round(t), |t - z's operation| <= arith: at a relu, its domain is
+            # t's rounded (rounding is monotone), not y's with the whole pm
+            self.last = None if exact or contains(fmt, acc) else (
+                (len(self.fp), len(self.fp[-1])), np.array(_full(arith, z.val.c.shape), np.float64).reshape(-1), fmt, rounding)
         out = Value(z.shape, z.val, self.symbols.fresh(z.err, extra, "roundoff"), fmt)
         _, _, biggest = format_limits(fmt, rounding)
         worst = float(np.max(out.magnitude(), initial=0.0))
@@ -566,7 +572,13 @@ class Leaf:
             k = len(self.fp)
             self.fp.append([])
             self.ranges[k] = (clo[None], chi[None])
+            last = self.last if self.last and self.last[0] == (k, len(self.fp[k - 1])) else None
+            if last:  # the relu reads round(t): t's domain, rounded
+                step, self.fp[k - 1][-1] = self.fp[k - 1][-1], ("pm", last[1])
             l, u = layer_bounds(self.fp, *self.box, dict.fromkeys(self.ranges, 0.0), self.ranges, first=k)[k]
+            if last:
+                self.fp[k - 1][-1], l, u = step, round_to(l, *last[2:]), round_to(u, *last[2:])
+                l = np.where(np.isfinite(l), l, -np.inf)  # round_to: inf where it overflows
             clo, chi = np.maximum(clo, l[0]), np.minimum(chi, u[0])
             self.ranges[k] = (clo[None], chi[None])
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -965,28 +977,45 @@ def search(prog: Program, params: dict, blocks, leaves_now: list, bounds: np.nda
         leaves_now.append(above)
 
 
-def prune(node: Node) -> np.ndarray:
-    """Undo the splits that did not pay: a box where no output's worst bound over its leaves is
-    below the box's own, or some output's is above it, becomes a leaf again (affine ranges are
-    not monotone in the box), so that no output's bound is above the one-box analysis's. The
-    subtree's bound."""
+def prune(root: Node) -> np.ndarray:
+    """Undo the splits that do not pay; the tree's bound. First, a box whose own bound is, for
+    every output, at most its leaves' largest or the largest over the whole tree's leaves
+    becomes a leaf again: no output's bound over the tree rises. Where an output's bound over
+    the tree then stands above the one-box analysis's (affine ranges are not monotone in the
+    box), the splits are restored and each box where some output's bound over its leaves is
+    above its own, or none is below it, becomes a leaf again instead."""
+    splits = [(node, node.split) for node in _nodes(root) if node.split is not None]
+    target = np.max([leaf.bound for leaf in _leaves(root)], axis=0)
+    bound = _undo(root, lambda own, below: np.all(own <= np.maximum(below, target)))
+    if np.any(bound > root.bound):
+        for node, split in splits:
+            node.split = split
+        bound = _undo(root, lambda own, below: np.any(below > own) or np.all(below >= own))
+    return bound
+
+
+def _undo(node: Node, worse) -> np.ndarray:
+    """Bottom up, make a box a leaf again where worse(its bound, its leaves' largest); the bound."""
     if node.split is None:
         return node.bound
-    below = np.maximum(prune(node.split[2]), prune(node.split[3]))
-    if not node.overflow and (np.any(below > node.bound) or np.all(below >= node.bound)):
+    below = np.maximum(_undo(node.split[2], worse), _undo(node.split[3], worse))
+    if not node.overflow and worse(node.bound, below):
         node.split = None
         return node.bound
     return below
 
 
-def _leaves(node: Node):
+def _nodes(node: Node):
     stack = [node]
     while stack:
         n = stack.pop()
-        if n.split is None:
-            yield n
-        else:
+        yield n
+        if n.split is not None:
             stack += [n.split[3], n.split[2]]
+
+
+def _leaves(node: Node):
+    return (n for n in _nodes(node) if n.split is None)
 
 
 def _tree(node: Node) -> dict:

@@ -9,7 +9,8 @@ bound, max(u_S 2^(e-1), eta_S), below S's largest value; relu by the rule the wi
 conv2d as a contraction of its operand's bounds with its matrix, maxpool2d by the windows'
 largest bounds and |error|. On a chain of affine maps and relus, every relu input's real
 range is tightened by robust.py's domains over the spec's chain, and its computed range by
-those over the fp program's own chain (rounded parameters, each roundoff a `pm` step).
+those over the fp program's own chain (rounded parameters, each roundoff a `pm` step; a relu
+input round(t) by t's domain, rounded: rounding is monotone).
 Every claim must contain the hull of the leaves.
 """
 
@@ -109,7 +110,7 @@ class Leaf:
 
     def __init__(self, rules, domains=None, box=None):
         self.rules, self.count, self.domains = list(rules), [0, 0], iter((domains or {}).values())
-        self.fp, self.box, self.ranges = [[]] if domains else None, box, {}  # the fp program's chain (`relu`)
+        self.fp, self.box, self.ranges, self.last = [[]] if domains else None, box, {}, ()  # the fp program's chain (`relu`)
 
     def fresh(self, f: Form, extra, pool: int) -> Form:
         """f + [-extra, extra], one new symbol of pool 0 (values) or 1 (roundoff) per element
@@ -130,6 +131,7 @@ class Leaf:
             r = round_to(down(lo - extra), fmt, mode)  # where every computed value rounds to r, err = r - val
             cell = (r == round_to(up(hi + extra), fmt, mode)) & np.isfinite(r)
             z = [*z[:2], z[2].scale(1.0 - cell).plus(Form(np.where(cell, r, 0.0)).plus(z[1].scale(1.0 * cell), -1.0))]
+            self.last = self.fp and (len(self.fp), len(self.fp[-1]) + 1, extra, fmt, mode)  # y = round(t)
             pm = up(extra + np.maximum(np.ldexp(u, e - 1), eta))
             extra = np.where(cell, 0.0, pm)
         self.fp and self.fp[-1].append(("pm", pm))
@@ -167,8 +169,13 @@ class Leaf:
         if self.fp:  # x^ within CROWN's domain over the fp program's chain: rounded parameters, roundoffs as `pm`
             k, self.fp = len(self.fp), self.fp + [[]]
             self.ranges[k] = (clo[None], chi[None])
+            last, pm = self.last[2:] if self.last[:2] == (k, len(self.fp[k - 1])) else None, self.fp[k - 1][-1:]
+            if last:  # the relu reads y = round(t): t's domain (its pm is the arithmetic's alone), rounded (monotone)
+                self.fp[k - 1][-1] = ("pm", last[0])
             l, u = layer_bounds(self.fp, *self.box, dict.fromkeys(self.ranges, 0), self.ranges, first=k)[k]
-            clo, chi = np.maximum(clo, l[0]), np.minimum(chi, u[0])
+            if last:
+                self.fp[k - 1][-1:], l, u = pm, round_to(l, *last[1:]), round_to(u, *last[1:])
+            clo, chi = np.fmax(clo, l[0]), np.fmin(chi, u[0])  # fmax, fmin: a NaN (e4m3fn's overflow) bounds nothing
             self.ranges[k] = (clo[None], chi[None])
         with np.errstate(divide="ignore", invalid="ignore"):  # DeepZ's slope; any lam in [0, 1] is sound
             lam = np.clip(np.where(hi > lo, hi / (hi - lo), np.where(lo >= 0, 1.0, 0.0)), 0.0, 1.0)

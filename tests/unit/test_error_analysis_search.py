@@ -105,3 +105,18 @@ def test_a_box_that_never_stops_overflowing_does_not_take_the_whole_search(monke
         run(monkeypatch, formula, 400, start=1.0)
     splits = int(re.search(r"in a box (\d+) splits", str(e.value)).group(1))
     assert splits >= 100 + 15
+
+
+def test_a_split_that_worsens_an_output_below_its_largest_is_kept(monkeypatch):
+    # output 1 is 2 on every box at the corner (0, 0), whatever its size, and elsewhere 1, or
+    # 1.5 on boxes under 0.3 wide: halving a box away from the corner worsens output 1 there,
+    # but never above its bound over the tree (2). Output 0 is the box's width: only splits
+    # lower it. Undoing every split that worsens some output locally kept output 0 at 0.5
+    # (the boxes away from the corner went back to one); it must reach 0.25 or better.
+    def formula(lo, hi):
+        small = np.max(hi - lo) < 0.3
+        return [float(np.sum(hi - lo)), 2.0 if np.all(lo == 0.0) else 1.5 if small else 1.0]
+
+    _, got = run(monkeypatch, formula, 64)
+    assert got[1] == 2.0
+    assert got[0] <= 0.25
