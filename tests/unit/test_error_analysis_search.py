@@ -111,8 +111,8 @@ def test_a_split_that_worsens_an_output_below_its_largest_is_kept(monkeypatch):
     # output 1 is 2 on every box at the corner (0, 0), whatever its size, and elsewhere 1, or
     # 1.5 on boxes under 0.3 wide: halving a box away from the corner worsens output 1 there,
     # but never above its bound over the tree (2). Output 0 is the box's width: only splits
-    # lower it. Undoing every split that worsens some output locally kept output 0 at 0.5
-    # (the boxes away from the corner went back to one); it must reach 0.25 or better.
+    # lower it. Undoing every split that worsens some output locally kept output 0 at 0.75
+    # (the boxes away from the corner were merged back); it must reach 0.25 or better.
     def formula(lo, hi):
         small = np.max(hi - lo) < 0.3
         return [float(np.sum(hi - lo)), 2.0 if np.all(lo == 0.0) else 1.5 if small else 1.0]
@@ -120,3 +120,15 @@ def test_a_split_that_worsens_an_output_below_its_largest_is_kept(monkeypatch):
     _, got = run(monkeypatch, formula, 64)
     assert got[1] == 2.0
     assert got[0] <= 0.25
+
+
+def test_an_output_never_ends_above_one_box_even_where_the_splits_lower_another(monkeypatch):
+    # output 1 is 1 over the whole box and 1.5 over any smaller one; output 0 is the box's
+    # width. Keeping the splits would leave output 1 at 1.5, above the one-box analysis: the
+    # splits are undone where they make some output worse (here, all of them)
+    def formula(lo, hi):
+        return [float(np.sum(hi - lo)), 1.0 if np.all(hi - lo == 1.0) else 1.5]
+
+    claims, got = run(monkeypatch, formula, 16)
+    assert list(got) == [2.0, 1.0]
+    assert ea.count_leaves(claims["tree"]) == 1
