@@ -40,9 +40,10 @@ relaxations) and roundoff symbols er, all in [-1, 1]:
   op in the leaf (`Leaf.fp`): the rounded parameters, each op's roundoff a step "pm" (plus an
   unknown d, |d| <= its bound), the layers below taking the ranges already computed
   (`first`); where the op before the relu rounds (x_hat = round(t)), t's domain is bounded
-  (that op's pm its arithmetic's alone) and rounded, rounding being monotone. The error bound e holds every fresh term of the relus before, amplified by the
-  layers since; CROWN over the fp program counts each roundoff once, so a neuron the reals
-  keep inactive by a margin smaller than e is proven inactive in the fp program too (error 0);
+  (that op's pm its arithmetic's alone) and rounded, rounding being monotone. The error
+  bound e holds every fresh term of the relus before, amplified by the layers since; CROWN
+  over the fp program counts each roundoff once, so a neuron the reals keep inactive by a
+  margin smaller than e is proven inactive in the fp program too (error 0);
 - relu's error e' = relu(v + e) - relu(v) follows one of three rules, each sound for any
   neuron, chosen per element by the oracle and recorded in the witness: `p` (pass)
   e' in e + [-max(0, -l), max(0, -l_hat)], `b` (block) e' in [-max(0, u), max(0, u_hat)],
