@@ -24,7 +24,7 @@ from vnnc.verifier.interval import ETA, center_radius, down, gamma, matmul_enclo
 from vnnc.verifier.mlir import parse
 from vnnc.verifier.params import param_sha256, read
 from vnnc.verifier.precision import FP_PROPS, contract, format_bits, format_of, round_to
-from vnnc.verifier.robust import layer_bounds
+from vnnc.verifier.robust import forward, layer_bounds
 from vnnc.verifier.semantics import apply, main_function, plain_attrs
 
 
@@ -455,7 +455,12 @@ def check(source: str, target: str, witness: dict, extra: dict | None = None) ->
 
 
 def enclose(stage: str, params: bytes, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """An enclosure of the spec program's real output at the input x (a one-point box)."""
-    block = main_function(parse(stage)).regions[0][0]
+    """An enclosure of the spec program's real output at the input x (a one-point box): on a
+    chain, by interval arithmetic through it (the fp program's own range, which may exceed its
+    format where the box's analysis splits, plays no part), else by the analysis' val forms."""
+    block, p, x = main_function(parse(stage)).regions[0][0], read(params), np.asarray(x, np.float64)
+    if blocks := chain(block, p):
+        lo, hi = layer_bounds(blocks, x.reshape(1, -1), x.reshape(1, -1), dict.fromkeys(range(1, len(blocks)), 0))[len(blocks) - 1]
+        return [a[0] for a in forward(blocks[-1], np.maximum(lo, 0.0), np.maximum(hi, 0.0))]
     rules = ["h" * int(np.prod(op.result_types[0].shape)) for op in block.ops if op.name == "fp.relu"]
-    return run_leaf(block, read(params), *[np.asarray(x, np.float64)] * 2, rules)[1][1].bounds()
+    return run_leaf(block, p, x, x, rules)[1][1].bounds()

@@ -32,6 +32,7 @@ from vnnc.passes import error_analysis as ea
 from vnnc.verifier import robust, roundoff
 from vnnc.verifier.check import Accepted
 from vnnc.verifier.mlir import parse
+from vnnc.verifier.sampled import check_library
 from vnnc.verifier.semantics import main_function
 
 ACAS = Path(__file__).resolve().parents[3] / "shared" / "data" / "vnncomp2021" / "acasxu"
@@ -235,3 +236,42 @@ def test_a_rounded_relu_input_takes_its_operands_domain_rounded(acas, monkeypatc
         looser_checked = roundoff.recompute(block, params, tree, lo, hi)[1]
     assert np.all(analysed < looser_analysed) and np.all(checked < looser_checked)
     assert np.all(checked <= np.asarray(bundle.manifest["certified_error_bound"]["abs"]))
+
+
+def test_the_library_row_encloses_the_real_output_whatever_the_fp_programs_range(tmp_path):
+    """The library row compares the binary's outputs on sampled inputs with an enclosure of the
+    real output there (`roundoff.enclose`). On a chain it is interval arithmetic through the
+    real network at the point. It was the fp analysis at a one-point box with rule h at every
+    relu, whose error bound alone overflows e5m4 on ACAS Xu (the box's analysis needs its fp
+    chain and splits there), so a certified build was rejected."""
+    onnx = ACAS / "ACASXU_run2a_1_1_batch_2000.onnx"
+    if not onnx.exists():
+        pytest.skip(f"{onnx} is absent: the ACAS Xu networks come from ../shared/data")
+    bundle = vnnc.compile(onnx, out=tmp_path / "b", precision={"precision": "e5m4"})
+    fp_text = (bundle.path / "stages" / "01-assign-precision.mlir").read_text()
+    params = (bundle.path / "params.safetensors").read_bytes()
+    block = main_function(parse(fp_text)).regions[0][0]
+    rules = ["h" * int(np.prod(op.result_types[0].shape)) for op in block.ops if op.name == "fp.relu"]
+    lo, hi = PROP1_LO.reshape(1, 1, 1, 5), PROP1_HI.reshape(1, 1, 1, 5)
+    for x in inputs_in_box(lo, hi, 20, seed=4):
+        x = x.astype(np.float64)
+        a, b = roundoff.enclose(fp_text, params, x)
+        real = exact_acas(roundoff.read(params), x)
+        assert all(Fraction(float(p)) <= r <= Fraction(float(q)) for p, r, q in zip(a, real, b))
+        assert np.all(b - a < 1e-12)
+    with pytest.raises(roundoff.Reject, match="may overflow e5m4"):  # the analysis' own range at a point
+        roundoff.run_leaf(block, roundoff.read(params), x, x, rules)
+
+
+def test_the_library_row_rejects_outputs_beyond_a_narrowed_bound(acas):
+    """The library row's tampered twin: the same library and box, a bound of 0 claimed, so the
+    bf16 binary's outputs lie beyond it around the real output's enclosure."""
+    bundle = acas[0]
+    root, m = bundle.path, bundle.manifest
+    fp = (root / "stages" / "01-assign-precision.mlir").read_text()
+    params = (root / "params.safetensors").read_bytes()
+    bound = m["certified_error_bound"]["abs"]
+    box = root / m["certified_error_bound"]["input_box"]
+    assert check_library(root, m, fp, params, (fp, box, bound)) == Accepted()
+    narrowed = check_library(root, m, fp, params, (fp, box, [0.0 for _ in bound]))
+    assert "beyond the certified bound" in rejected(narrowed)
