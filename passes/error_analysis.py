@@ -448,7 +448,7 @@ class Leaf:
         """z computed in `acc` with roundoff `arith`, rounded once to `fmt` (`exact`: it is a
         value of fmt already): one fresh roundoff symbol per element for both."""
         extra = _full(arith, z.val.c.shape)
-        pm = extra  # |computed - (z's own computed operation)| <= pm, for the fp chain
+        pm, last = extra, None  # |computed - (z's own computed operation)| <= pm, for the fp chain
         if not exact and not contains(fmt, acc):
             # |y| <= M, 2^(e-1) <= M < 2^e: |round(y) - y| <= u 2^(e-1) (half an ulp of M's binade
             # for nearest, a whole one directed: u doubles), at most u M; eta below the normal range
@@ -460,14 +460,14 @@ class Leaf:
             cell = (r == round_to(up(hi + extra), fmt, rounding)) & np.isfinite(r)
             err = z.err.times(1.0 - cell).plus(Affine.const(np.where(cell, r, 0.0)).plus(z.val.times(1.0 * cell), -1.0))
             z = Value(z.shape, z.val, err, z.fmt, z.known)
+            # the computed y is round(t), |t - z's operation| <= extra: at a relu, its domain is
+            # t's rounded (rounding is monotone), not y's with the whole pm (the step made below)
+            last = ((len(self.fp), len(self.fp[-1]) + 1), extra.reshape(-1), fmt, rounding) if self.fp is not None else None
             pm = up(extra + bound)
             extra = np.where(cell, 0.0, up(extra + bound))
         if self.fp is not None:
             self.fp[-1].append(("pm", np.array(pm, np.float64).reshape(-1)))
-            # the computed y is round(t), |t - z's operation| <= arith: at a relu, its domain is
-            # t's rounded (rounding is monotone), not y's with the whole pm
-            self.last = None if exact or contains(fmt, acc) else (
-                (len(self.fp), len(self.fp[-1])), np.array(_full(arith, z.val.c.shape), np.float64).reshape(-1), fmt, rounding)
+            self.last = last
         out = Value(z.shape, z.val, self.symbols.fresh(z.err, extra, "roundoff"), fmt)
         _, _, biggest = format_limits(fmt, rounding)
         worst = float(np.max(out.magnitude(), initial=0.0))
